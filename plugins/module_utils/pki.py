@@ -1,0 +1,555 @@
+# -*- coding: utf-8 -*-
+# Copyright: certmesh developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Load PEM certificates with precise error messages, summarise them, parse SPIFFE IDs and
+durations. Pure functions over ``cryptography``; nothing here reads Ansible variables, and no
+function ever returns or prints private key material."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+import re
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test sanity only
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = exc
+
+UTC = datetime.timezone.utc
+
+# A chain, a bundle or a Secret value is a few kilobytes; a CA bundle of a whole OS is well under
+# one megabyte. The limit keeps a wrong path (a log file, an image) from being read whole.
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]{1,64})-----(.*?)(?:-----END ([A-Z0-9 ]{1,64})-----|\Z)", re.S)
+_PEM_ANY_BEGIN = "-----BEGIN "
+_CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+
+
+class MalformedInput(Exception):
+    """An input that is not a PEM certificate; ``str()`` says which input and where."""
+
+
+class PemCertificate:
+    """One certificate as read: the parsed object plus where it came from."""
+
+    __slots__ = ("cert", "origin", "index", "line")
+
+    def __init__(self, cert, origin, index, line):
+        self.cert = cert
+        self.origin = origin
+        self.index = index
+        self.line = line
+
+    @property
+    def where(self):
+        return "%s, certificate %d (line %d)" % (self.origin, self.index + 1, self.line)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _to_text(data, origin):
+    if isinstance(data, bytes):
+        if len(data) > MAX_INPUT_BYTES:
+            raise MalformedInput(_too_large(origin, len(data)))
+        if _PEM_ANY_BEGIN.encode() not in data:
+            _raise_not_pem(data, origin)
+        try:
+            return data.decode("ascii")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    if not isinstance(data, str):
+        raise MalformedInput("%s: expected PEM text or a file path, got %s" % (origin, type(data).__name__))
+    if len(data) > MAX_INPUT_BYTES:
+        raise MalformedInput(_too_large(origin, len(data)))
+    return data
+
+
+def _too_large(origin, size):
+    return ("%s: input is %.1f MB, more than the %d MB a certificate bundle may hold; "
+            "check that it names the right file" % (origin, size / 1e6, MAX_INPUT_BYTES // (1024 * 1024)))
+
+
+def _raise_not_pem(data, origin):
+    if not data.strip():
+        raise MalformedInput("%s: empty input, expected PEM certificates" % origin)
+    if isinstance(data, bytes) and data[:1] == b"\x30":
+        try:
+            x509.load_der_x509_certificate(data)
+        except ValueError:
+            raise MalformedInput("%s: binary (DER-like) data that is not a certificate" % origin)
+        raise MalformedInput(
+            "%s: a DER (binary) certificate, expected PEM; convert it with "
+            "'openssl x509 -inform der -in FILE -out FILE.pem'" % origin)
+    raise MalformedInput(
+        "%s: no PEM block found (expected '-----BEGIN CERTIFICATE-----'); it is neither PEM "
+        "text nor the path of an existing file" % origin)
+
+
+def load_pem_certificates(data, origin="input"):
+    """Parse every certificate in PEM ``data`` (str or bytes).
+
+    Text outside PEM blocks (comments, ``openssl x509 -text`` output) is ignored. Raises
+    MalformedInput naming ``origin``, the block number and its line for the first block that is
+    not a certificate, and when no certificate is found at all.
+    """
+    text = _to_text(data, origin)
+    if _PEM_ANY_BEGIN not in text:
+        _raise_not_pem(text, origin)
+    found = []
+    block_no = 0
+    for match in _PEM_BLOCK.finditer(text):
+        block_no += 1
+        label, body, end_label = match.group(1), match.group(2), match.group(3)
+        line = text.count("\n", 0, match.start()) + 1
+        where = "%s, PEM block %d (line %d)" % (origin, block_no, line)
+        if end_label is None:
+            raise MalformedInput("%s: '-----BEGIN %s-----' has no matching END line (truncated?)"
+                                 % (where, label))
+        if end_label != label:
+            raise MalformedInput("%s: BEGIN %s ends with END %s" % (where, label, end_label))
+        if label not in _CERT_LABELS:
+            # Never echo the body: it may be a private key.
+            raise MalformedInput("%s: a %s, not a CERTIFICATE" % (where, label))
+        try:
+            cert = x509.load_pem_x509_certificate(match.group(0).encode("ascii", "replace"))
+        except ValueError as exc:
+            raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, _short(exc)))
+        found.append(PemCertificate(cert, origin, len(found), line))
+    if not found:
+        raise MalformedInput("%s: no PEM block found (expected '-----BEGIN CERTIFICATE-----')" % origin)
+    return found
+
+
+def _short(exc):
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def looks_like_pem(value):
+    return isinstance(value, (str, bytes)) and (
+        _PEM_ANY_BEGIN in value if isinstance(value, str) else _PEM_ANY_BEGIN.encode() in value)
+
+
+def read_file(path, origin=None):
+    """Bytes of a file, refusing directories and oversized files with a clear message."""
+    origin = origin or path
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_INPUT_BYTES:
+            raise MalformedInput(_too_large(origin, size))
+        with open(path, "rb") as handle:
+            return handle.read()
+    except MalformedInput:
+        raise
+    except IsADirectoryError:
+        raise MalformedInput("%s: is a directory, expected a PEM file or PEM text" % origin)
+    except OSError as exc:
+        raise MalformedInput("%s: cannot read file (%s)" % (origin, exc.strerror or exc))
+
+
+def _looks_like_path(text):
+    text = text.strip()
+    return bool(text) and "\n" not in text and len(text) < 4096 and (
+        "/" in text or text.lower().endswith((".pem", ".crt", ".cer", ".cert")))
+
+
+def load_certificates(value, origin="input"):
+    """Certificates from PEM text, a file path, or a list of either (in the order given).
+
+    Each list item is named ``origin[i]`` (plus the file path) in error messages. Collects the
+    problem of every item: raises MalformedInput whose message lists them all.
+    """
+    items = value if isinstance(value, (list, tuple)) else [value]
+    certs = []
+    errors = []
+    for number, item in enumerate(items):
+        label = "%s[%d]" % (origin, number) if isinstance(value, (list, tuple)) else origin
+        try:
+            if isinstance(item, bytes) or looks_like_pem(item):
+                certs.extend(load_pem_certificates(item, label))
+            elif isinstance(item, str) and item.strip() and "\n" not in item and os.path.exists(item):
+                data = read_file(item, "%s (%s)" % (label, item))
+                if not looks_like_pem(data):
+                    _raise_not_pem(data, "%s (%s)" % (label, item))
+                certs.extend(load_pem_certificates(data, "%s (%s)" % (label, item)))
+            elif isinstance(item, str) and _looks_like_path(item):
+                raise MalformedInput("%s: no such file %r (and not PEM text)" % (label, item))
+            elif isinstance(item, str):
+                _raise_not_pem(item, label)
+            else:
+                raise MalformedInput("%s: expected PEM text or a file path, got %s"
+                                     % (label, type(item).__name__))
+        except MalformedInput as exc:
+            errors.append(str(exc))
+    if errors:
+        raise MalformedInput("; ".join(errors))
+    if not certs:
+        raise MalformedInput("%s: no certificate given" % origin)
+    return certs
+
+
+# --------------------------------------------------------------------------------------------
+# Time and durations
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|w|d|h|m|s)")
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1,
+                 "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def parse_duration(value):
+    """Seconds (float) from ``24h``, ``90d``, ``2160h``, ``30m``, ``1h30m``, Go's ``2160h0m0s``
+    (how cert-manager prints durations), ``1w`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("duration %r: expected e.g. 24h, 90d, 30m" % (value,))
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("duration %r is negative" % (value,))
+        return float(value)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    pos = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError("duration %r: expected a number and a unit (s, m, h, d, w) such as "
+                         "24h, 90d, 2160h or 1h30m" % (value,))
+    return total
+
+
+def format_duration(seconds):
+    """Short human form: ``2d3h``, ``45m``, ``-1h2m`` (for the past)."""
+    sign = "-" if seconds < 0 else ""
+    seconds = int(abs(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append("%d%s" % (seconds // size, unit))
+            seconds %= size
+    if seconds or not parts:
+        parts.append("%ds" % seconds)
+    return sign + "".join(parts[:2])
+
+
+def parse_time(value):
+    """An aware UTC datetime from ISO 8601 text (``Z`` allowed, naive means UTC), a datetime,
+    or ``None`` (now)."""
+    if value is None or value == "":
+        return datetime.datetime.now(UTC)
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("time %r: expected ISO 8601 such as 2026-11-25T08:00:00Z" % (value,))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment):
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------------------------
+# SPIFFE IDs (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md)
+
+_TRUST_DOMAIN_CHARS = re.compile(r"[a-z0-9._-]+")
+_PATH_SEGMENT_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class SpiffeIdError(ValueError):
+    pass
+
+
+def parse_spiffe_id(value, istio=True):
+    """Split a SPIFFE ID into trust domain and path; with ``istio`` also require Istio's
+    ``/ns/<namespace>/sa/<service account>`` path. Raises SpiffeIdError saying which rule broke.
+
+    Returns ``{spiffe_id, trust_domain, path, namespace, service_account}``.
+    """
+    if not isinstance(value, str):
+        raise SpiffeIdError("SPIFFE ID must be a string, got %s" % type(value).__name__)
+    if len(value.encode("utf-8")) > 2048:
+        raise SpiffeIdError("SPIFFE ID is longer than 2048 bytes")
+    if not value.startswith("spiffe://"):
+        raise SpiffeIdError("%r does not start with 'spiffe://' (the scheme must be lowercase)" % value)
+    rest = value[len("spiffe://"):]
+    if "?" in rest or "#" in rest:
+        raise SpiffeIdError("%r: a SPIFFE ID has no query or fragment" % value)
+    trust_domain, slash, path = rest.partition("/")
+    if not trust_domain:
+        raise SpiffeIdError("%r has an empty trust domain" % value)
+    if "@" in trust_domain or ":" in trust_domain:
+        raise SpiffeIdError("%r: the trust domain may not hold a user, password or port" % value)
+    if not _TRUST_DOMAIN_CHARS.fullmatch(trust_domain):
+        raise SpiffeIdError("%r: the trust domain %r may only hold lowercase letters, digits, "
+                            "'.', '-' and '_'" % (value, trust_domain))
+    path = slash + path
+    segments = path.split("/")[1:] if path else []
+    if path == "/":
+        raise SpiffeIdError("%r: the path may not end with '/'" % value)
+    for segment in segments:
+        if segment == "":
+            raise SpiffeIdError("%r: the path has an empty segment or ends with '/'" % value)
+        if segment in (".", ".."):
+            raise SpiffeIdError("%r: the path may not hold '.' or '..' segments" % value)
+        if not _PATH_SEGMENT_CHARS.fullmatch(segment):
+            raise SpiffeIdError("%r: path segment %r may only hold letters, digits, '.', '-' and '_'"
+                                % (value, segment))
+    result = {"spiffe_id": value, "trust_domain": trust_domain, "path": path,
+              "namespace": None, "service_account": None}
+    if len(segments) == 4 and segments[0] == "ns" and segments[2] == "sa":
+        result["namespace"] = segments[1]
+        result["service_account"] = segments[3]
+    elif istio:
+        raise SpiffeIdError("%r: Istio workload IDs have the path /ns/<namespace>/sa/<service account>"
+                            % value)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+
+KEY_USAGE_NAMES = (
+    ("digital_signature", "digitalSignature"), ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"), ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"), ("key_cert_sign", "keyCertSign"), ("crl_sign", "cRLSign"),
+)
+
+
+_EKU_NAMES = {}
+
+
+def _eku_names():
+    if not _EKU_NAMES:
+        _EKU_NAMES.update(_eku_table())
+    return _EKU_NAMES
+
+
+def _eku_table():
+    return {
+        ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+        ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+        ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+        ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+        ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+        ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+    }
+
+
+def extension(cert, ext_class):
+    """The extension value, or None when absent."""
+    try:
+        return cert.extensions.get_extension_for_class(ext_class).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+# Parsing extensions and hashing a certificate costs more than checking a signature's worth
+# of Python; roots and intermediates repeat across thousands of chains, so their facts are
+# kept (by certificate value) in a small bounded cache.
+_FACTS = {}
+_FACTS_BY_ID = {}
+_FACTS_MAX = 8192
+
+
+def facts(cert):
+    """Parsed facts of one certificate (cached): a dict used by the checks and summaries."""
+    entry = _FACTS_BY_ID.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    found = _FACTS.get(cert)
+    if found is not None:
+        _remember(cert, found)
+        return found
+    values = {}
+    for ext in cert.extensions:
+        values[ext.oid] = ext.value
+    bc = values.get(ExtensionOID.BASIC_CONSTRAINTS)
+    usage = values.get(ExtensionOID.KEY_USAGE)
+    eku = values.get(ExtensionOID.EXTENDED_KEY_USAGE)
+    san = values.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    sans = {"dns": [], "uri": [], "ip": [], "email": []}
+    if san is not None:
+        sans["dns"] = san.get_values_for_type(x509.DNSName)
+        sans["uri"] = san.get_values_for_type(x509.UniformResourceIdentifier)
+        sans["ip"] = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        sans["email"] = san.get_values_for_type(x509.RFC822Name)
+    names = _eku_names()
+    subject = cert.subject.rfc4514_string()
+    display = subject
+    if not display:
+        display = "(empty subject)"
+        for kind in ("uri", "dns", "ip", "email"):
+            if sans[kind]:
+                display = "(empty subject; SAN %s)" % sans[kind][0]
+                break
+    serial = "%X" % cert.serial_number
+    found = {
+        "bc": bc,
+        "key_usage": None if usage is None else [rfc for attr, rfc in KEY_USAGE_NAMES if getattr(usage, attr)],
+        "eku_oids": None if eku is None else list(eku),
+        "eku": None if eku is None else [names.get(oid, oid.dotted_string) for oid in eku],
+        "sans": sans,
+        "key": _key_info(cert),
+        "subject": subject,
+        "display": display,
+        "serial": serial if len(serial) % 2 == 0 else "0" + serial,
+        "fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+        "not_before": cert.not_valid_before_utc,
+        "not_after": cert.not_valid_after_utc,
+        "name_constraints": ExtensionOID.NAME_CONSTRAINTS in values,
+    }
+    if len(_FACTS) >= _FACTS_MAX:
+        _FACTS.clear()
+    _FACTS[cert] = found
+    _remember(cert, found)
+    return found
+
+
+def _remember(cert, found):
+    # Looking a certificate up by value hashes its DER; by identity is much cheaper, and the
+    # same object is asked about a dozen times while one chain is checked.
+    if len(_FACTS_BY_ID) >= 256:
+        _FACTS_BY_ID.clear()
+    _FACTS_BY_ID[id(cert)] = (cert, found)
+
+
+def basic_constraints(cert):
+    return facts(cert)["bc"]
+
+
+def is_ca(cert):
+    bc = facts(cert)["bc"]
+    return bool(bc and bc.ca)
+
+
+def key_usages(cert):
+    """List of keyUsage names (RFC 5280 spelling), or None when the extension is absent."""
+    return facts(cert)["key_usage"]
+
+
+def extended_key_usages(cert):
+    """List of EKU names (dotted OIDs for unknown ones), or None when absent."""
+    return facts(cert)["eku"]
+
+
+def subject_alt_names(cert):
+    """``{dns, uri, ip, email}`` lists from the SAN extension (empty lists when absent)."""
+    return facts(cert)["sans"]
+
+
+def key_info(cert):
+    """``(type, size, curve)``: ``("RSA", 2048, None)``, ``("EC", 256, "secp256r1")``..."""
+    return facts(cert)["key"]
+
+
+def _key_info(cert):
+    try:
+        key = cert.public_key()
+    except Exception:  # an algorithm cryptography cannot load
+        return ("unknown (%s)" % cert.public_key_algorithm_oid.dotted_string, None, None)
+    if isinstance(key, rsa.RSAPublicKey):
+        return ("RSA", key.key_size, None)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ("EC", key.curve.key_size, key.curve.name)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ("Ed25519", 256, None)
+    if isinstance(key, ed448.Ed448PublicKey):
+        return ("Ed448", 456, None)
+    if isinstance(key, dsa.DSAPublicKey):
+        return ("DSA", key.key_size, None)
+    return (key.__class__.__name__, None, None)
+
+
+def fingerprint_sha256(cert):
+    return facts(cert)["fingerprint"]
+
+
+def serial_hex(cert):
+    return facts(cert)["serial"]
+
+
+def subject_text(cert):
+    return facts(cert)["subject"]
+
+
+def display_name(cert):
+    """Subject, or for an empty subject (Istio SVIDs) the first SAN, so messages name something."""
+    return facts(cert)["display"]
+
+
+def spiffe_id_of(cert):
+    """The certificate's SPIFFE ID when it has exactly one URI SAN and it is a spiffe:// URI."""
+    uris = facts(cert)["sans"]["uri"]
+    return uris[0] if len(uris) == 1 and uris[0].lower().startswith("spiffe:") else None
+
+
+_SUMMARIES = {}
+
+
+def summary(cert, at=None):
+    """The per-certificate summary shared by chain_verify, rotation_check and x509_info."""
+    at = parse_time(at)
+    static = _SUMMARIES.get(cert)
+    if static is None:
+        found = facts(cert)
+        bc = found["bc"]
+        key_type, key_size, curve = found["key"]
+        sans = found["sans"]
+        static = {
+            "subject": found["subject"],
+            "issuer": cert.issuer.rfc4514_string(),
+            "serial": found["serial"],
+            "not_before": iso(found["not_before"]),
+            "not_after": iso(found["not_after"]),
+            "lifetime_seconds": int((found["not_after"] - found["not_before"]).total_seconds()),
+            "is_ca": bool(bc and bc.ca),
+            "path_length": bc.path_length if bc and bc.ca else None,
+            "key_type": key_type,
+            "key_size": key_size,
+            "key_curve": curve,
+            "sans": (["DNS:" + n for n in sans["dns"]] + ["URI:" + n for n in sans["uri"]]
+                     + ["IP:" + n for n in sans["ip"]] + ["email:" + n for n in sans["email"]]),
+            "dns_names": sans["dns"],
+            "uris": sans["uri"],
+            "spiffe_id": spiffe_id_of(cert),
+            "key_usage": found["key_usage"],
+            "extended_key_usage": found["eku"],
+            "fingerprint_sha256": found["fingerprint"],
+            "self_signed": cert.subject == cert.issuer,
+        }
+        if len(_SUMMARIES) >= _FACTS_MAX:
+            _SUMMARIES.clear()
+        _SUMMARIES[cert] = static
+    result = dict(static)
+    result["seconds_left"] = int((facts(cert)["not_after"] - at).total_seconds())
+    for key in ("sans", "dns_names", "uris", "key_usage", "extended_key_usage"):
+        if result[key] is not None:
+            result[key] = list(result[key])
+    return result
