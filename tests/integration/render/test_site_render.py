@@ -1,0 +1,190 @@
+"""The main playbook on the local inventory renders the whole mesh, validly and idempotently."""
+
+import base64
+import copy
+import pathlib
+import stat
+import subprocess
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.support.playbook import recap, run_playbook
+from tests.support.upstream import crd_validator, helm_default_values, helm_values_schema, known_custom_kinds
+
+pytestmark = pytest.mark.slow
+
+BUILTIN_KINDS = {("v1", "Secret"), ("v1", "Namespace"), ("v1", "ConfigMap")}
+CHARTS_WITH_SCHEMA = {"cert-manager": "cert-manager", "cert-manager-istio-csr": "istio-csr"}
+
+
+@pytest.fixture(scope="module")
+def site_render(tmp_path_factory):
+    """Run playbooks/site.yml twice (first with -vvv) into a fresh output folder."""
+    tmp = tmp_path_factory.mktemp("site")
+    out = tmp / "out"
+    first = run_playbook("playbooks/site.yml", "-vvv", extra_vars={"certmesh_output_dir": str(out)}, tmp_path=tmp)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    second = run_playbook("playbooks/site.yml", extra_vars={"certmesh_output_dir": str(out)}, tmp_path=tmp)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    return {"out": out, "cluster": out / "local" / "cluster1", "first": first, "second": second}
+
+
+def _objects(cluster_dir):
+    for path in sorted(cluster_dir.glob("*/*.yaml")):
+        if path.name == "kustomization.yaml" or path.name.startswith("helm-"):
+            continue
+        yield path, yaml.safe_load(path.read_text())
+
+
+def _deep_merge(base, override):
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def helm_values_errors(chart_folder, values):
+    """Validate values the way `helm install` does: merged over the chart's defaults."""
+    merged = _deep_merge(helm_default_values(chart_folder), values)
+    validator = jsonschema.Draft7Validator(helm_values_schema(chart_folder))
+    return sorted("%s: %s" % ("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(merged))
+
+
+def test_second_run_changes_nothing(site_render):
+    assert recap(site_render["first"].stdout)["cluster1"]["changed"] > 0
+    assert recap(site_render["second"].stdout)["cluster1"]["changed"] == 0
+
+
+def test_every_object_of_the_seed_design_is_rendered(site_render):
+    kinds = {(obj["kind"], obj["metadata"]["name"]) for _, obj in _objects(site_render["cluster"])}
+    assert {
+        ("Secret", "istio-ca-key-pair"),
+        ("Secret", "istio-root-ca"),
+        ("ClusterIssuer", "istio-ca"),
+        ("Certificate", "app"),
+        ("Gateway", "mesh-gateway"),
+        ("PeerAuthentication", "mesh-wide"),
+        ("AuthorizationPolicy", "allow-mesh-workloads"),
+    } <= kinds
+    helm = {p.name for p in site_render["cluster"].glob("*/helm-*.values.yaml")}
+    assert {"helm-cert-manager.values.yaml", "helm-cert-manager-istio-csr.values.yaml", "helm-istiod.values.yaml"} <= helm
+    assert (site_render["cluster"] / "INDEX.md").is_file()
+
+
+def test_every_rendered_custom_resource_validates_against_the_upstream_crd(site_render):
+    checked = 0
+    for path, obj in _objects(site_render["cluster"]):
+        key = (obj["apiVersion"], obj["kind"])
+        if key in BUILTIN_KINDS:
+            continue
+        assert key in known_custom_kinds(), "%s: no upstream CRD defines %s" % (path, key)
+        assert crd_validator(*key).errors(obj) == [], path
+        checked += 1
+    assert checked >= 5
+
+
+def test_rendered_helm_values_validate_against_the_chart_schemas(site_render):
+    checked = 0
+    for release_file in site_render["cluster"].glob("*/helm-*.release.yaml"):
+        release = yaml.safe_load(release_file.read_text())
+        if release["chart"] not in CHARTS_WITH_SCHEMA:
+            continue
+        values = yaml.safe_load((release_file.parent / release["values_file"]).read_text())
+        assert helm_values_errors(CHARTS_WITH_SCHEMA[release["chart"]], values) == [], release_file
+        checked += 1
+    assert checked == 2
+
+
+def test_a_broken_certificate_fails_schema_validation(site_render):
+    obj = yaml.safe_load((site_render["cluster"] / "gateway_certs" / "istio-system.certificate.app.yaml").read_text())
+    obj["spec"]["dnsNames"] = "app.example.com"
+    errors = crd_validator(obj["apiVersion"], obj["kind"]).errors(obj)
+    assert any(e.startswith("spec.dnsNames") for e in errors)
+
+
+def test_the_seeds_serving_certificate_flag_is_not_a_chart_value(site_render):
+    values_file = site_render["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml"
+    values = yaml.safe_load(values_file.read_text())
+    values["app"]["server"]["servingCertificateDuration"] = "1h"
+    assert any("servingCertificateDuration" in e for e in helm_values_errors("istio-csr", values))
+
+
+def test_istio_csr_values_pin_the_mesh_root_and_use_the_mesh_issuer(site_render):
+    values = yaml.safe_load((site_render["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml").read_text())
+    assert values["app"]["certmanager"]["issuer"] == {"enabled": True, "name": "istio-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert values["app"]["tls"]["rootCAFile"] == "/var/run/secrets/istio-csr/ca.pem"
+    assert values["app"]["tls"]["trustDomain"] == "cluster.local"
+    assert values["app"]["server"]["maxCertificateDuration"] == "1h"
+    assert values["volumes"][0]["secret"]["secretName"] == "istio-root-ca"
+
+
+def test_istiod_takes_certificates_from_istio_csr(site_render):
+    values = yaml.safe_load((site_render["cluster"] / "istio" / "helm-istiod.values.yaml").read_text())
+    assert values["global"]["caAddress"] == "cert-manager-istio-csr.cert-manager.svc:443"
+    assert values["pilot"]["env"]["ENABLE_CA_SERVER"] == "false"
+    assert values["meshConfig"]["trustDomain"] == "cluster.local"
+
+
+def test_rendered_intermediate_verifies_against_the_rendered_root(site_render):
+    pki = site_render["cluster"] / "pki"
+    result = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(pki / "root-ca.crt"), str(pki / "intermediate-ca.crt")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_root_is_a_self_signed_ca_and_the_intermediate_has_path_length_zero(site_render):
+    from cryptography import x509
+
+    pki = site_render["cluster"] / "pki"
+    root = x509.load_pem_x509_certificate((pki / "root-ca.crt").read_bytes())
+    intermediate = x509.load_pem_x509_certificate((pki / "intermediate-ca.crt").read_bytes())
+    assert root.issuer == root.subject
+    root.verify_directly_issued_by(root)
+    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    constraints = intermediate.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca is True and constraints.value.path_length == 0
+    intermediate.verify_directly_issued_by(root)
+
+
+def test_key_files_and_key_bearing_manifests_are_private(site_render):
+    private = list(site_render["out"].rglob("*.key")) + [site_render["cluster"] / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"]
+    assert len(private) >= 3
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_ca_secret_holds_the_chain_and_the_root_for_cert_manager(site_render):
+    secret = yaml.safe_load((site_render["cluster"] / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").read_text())
+    assert secret["type"] == "kubernetes.io/tls"
+    chain = base64.b64decode(secret["data"]["tls.crt"]).decode()
+    root = (site_render["cluster"] / "pki" / "root-ca.crt").read_text()
+    assert chain.count("BEGIN CERTIFICATE") == 2 and chain.rstrip().endswith(root.strip())
+    assert base64.b64decode(secret["data"]["ca.crt"]).decode().strip() == root.strip()
+    assert b"PRIVATE KEY" in base64.b64decode(secret["data"]["tls.key"])
+
+
+def _key_fragments(out):
+    """Recognisable pieces of every private key: PEM body lines and the base64 of the file."""
+    fragments = set()
+    for key_file in pathlib.Path(out).rglob("*.key"):
+        text = key_file.read_text()
+        fragments.add(base64.b64encode(text.encode()).decode()[:64])
+        fragments.update(line for line in text.splitlines()[1:-1] if len(line) >= 40)
+    return fragments
+
+
+def test_no_private_key_material_appears_in_verbose_output(site_render):
+    output = site_render["first"].stdout + site_render["first"].stderr
+    assert "-vvv" in output or "ansible-playbook" in output  # the verbose run really ran
+    assert "PRIVATE KEY-----" not in output
+    fragments = _key_fragments(site_render["out"])
+    assert len(fragments) > 10
+    leaked = [f for f in fragments if f in output]
+    assert leaked == []
