@@ -82,9 +82,16 @@ def build_spec(role_dir):
     return {"argument_specs": {"main": {"short_description": summary, "options": options}}}
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indent list items under their key, as yamllint (and so ansible-lint) expects."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def render_spec(spec):
-    return "---\n# Generated from defaults/main.yml by scripts/role_specs.py: edit the defaults, then rerun.\n" + yaml.safe_dump(
-        spec, sort_keys=False, width=100, default_flow_style=False
+    return "---\n# Generated from defaults/main.yml by scripts/role_specs.py: edit the defaults, then rerun.\n" + yaml.dump(
+        spec, Dumper=_IndentedDumper, sort_keys=False, width=100, default_flow_style=False
     )
 
 
