@@ -424,6 +424,8 @@ def facts(cert):
         "not_before": cert.not_valid_before_utc,
         "not_after": cert.not_valid_after_utc,
         "name_constraints": ExtensionOID.NAME_CONSTRAINTS in values,
+        "ski": getattr(values.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER), "digest", None),
+        "aki": getattr(values.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER), "key_identifier", None),
     }
     if len(_FACTS) >= _FACTS_MAX:
         _FACTS.clear()

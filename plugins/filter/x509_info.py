@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: certmesh developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Documentation: x509_info.yml beside this file.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.certmesh.istio.plugins.module_utils import pki
+
+
+def x509_info(pem, all=False, at=None):  # pylint: disable=redefined-builtin
+    """PEM text to the certificate summary chain_verify returns (a list with ``all=true``)."""
+    if not pki.HAS_CRYPTOGRAPHY:
+        raise AnsibleFilterError("certmesh.istio.x509_info needs the Python library cryptography "
+                                 "on the controller: %s" % to_native(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    if not isinstance(pem, (str, bytes)):
+        raise AnsibleFilterError("certmesh.istio.x509_info expects PEM text, got %s" % type(pem).__name__)
+    try:
+        moment = pki.parse_time(at)
+        certs = pki.load_pem_certificates(pem, "x509_info input")
+    except (pki.MalformedInput, ValueError) as exc:
+        raise AnsibleFilterError("certmesh.istio.x509_info: %s" % to_native(exc))
+    summaries = [pki.summary(item.cert, moment) for item in certs]
+    return summaries if all else summaries[0]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"x509_info": x509_info}

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: certmesh developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Kubernetes reads for certmesh.istio's own modules, through kubernetes.core's client so that
+clusters are configured exactly as for ``kubernetes.core.k8s`` (kubeconfig, context, host,
+api_key, validate_certs... and the K8S_AUTH_* environment variables).
+
+Each function takes a client with kubernetes.core's ``K8SClient`` interface (``resource(kind,
+api_version)`` and ``get(resource, **params)``), so tests can hand in a small fake.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.certmesh.istio.plugins.module_utils import expiry
+
+CERTIFICATE_API = "cert-manager.io/v1"
+ROOT_CONFIGMAP = "istio-ca-root-cert"
+ISTIO_CA_SECRETS = ("cacerts", "istio-ca-secret")
+PAGE_SIZE = 500
+
+
+class KubeError(Exception):
+    """A read failed; the message names the cluster and the object."""
+
+
+def auth_keys():
+    """The connection options kubernetes.core accepts (AUTH_ARG_SPEC keys)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    return tuple(AUTH_ARG_SPEC)
+
+
+def api_client(auth, module=None):
+    """A kubernetes.core K8SClient for ``auth`` (dict of kubernetes.core auth options; unset
+    ones fall back to K8S_AUTH_* variables and ~/.kube/config as in kubernetes.core)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    params = dict((key, value) for key, value in (auth or {}).items() if value is not None)
+    try:
+        return get_api_client(**params)
+    except Exception as exc:  # CoreException, ConfigException, urllib3 errors...
+        raise KubeError("cannot connect: %s" % (exc,))
+
+
+def _items(response):
+    """Plain dicts from a list response (raw urllib3 response, ResourceInstance or dict)."""
+    if hasattr(response, "data") and isinstance(response.data, (bytes, bytearray)):
+        body = json.loads(response.data.decode("utf-8"))
+    elif hasattr(response, "to_dict"):
+        body = response.to_dict()
+    else:
+        body = response
+    return body.get("items") or [], (body.get("metadata") or {}).get("continue")
+
+
+def list_objects(client, kind, api_version, namespace=None, label_selector=None):
+    """Every object of a kind in ``namespace`` (None: all namespaces), in pages."""
+    resource = client.resource(kind, api_version)
+    found = []
+    token = None
+    while True:
+        params = {"namespace": namespace, "limit": PAGE_SIZE, "serialize": False}
+        if label_selector:
+            params["label_selector"] = label_selector
+        if token:
+            params["_continue"] = token
+        items, token = _items(client.get(resource, **params))
+        for item in items:
+            item.setdefault("kind", kind)
+        found.extend(items)
+        if not token:
+            return found
+
+
+def _each_namespace(namespaces):
+    return list(namespaces) if namespaces else [None]
+
+
+def list_tls_secrets(client, namespaces=None, label_selector=None):
+    """TLS Secrets (type kubernetes.io/tls) plus Istio's plugged-in CA Secrets (``cacerts``,
+    ``istio-ca-secret``). The type is filtered here, not by field selector, which not every
+    API server (or emulator) supports for Secrets."""
+    found = []
+    for namespace in _each_namespace(namespaces):
+        for secret in list_objects(client, "Secret", "v1", namespace, label_selector):
+            name = (secret.get("metadata") or {}).get("name")
+            if secret.get("type") == "kubernetes.io/tls" or name in ISTIO_CA_SECRETS:
+                found.append(secret)
+    return found
+
+
+def list_certificates(client, namespaces=None, label_selector=None):
+    """cert-manager Certificates; an empty list when cert-manager's CRDs are not installed."""
+    try:
+        client.resource("Certificate", CERTIFICATE_API)
+    except Exception as exc:  # kubernetes.dynamic ResourceNotFoundError
+        if exc.__class__.__name__ in ("ResourceNotFoundError", "ResourceNotUniqueError"):
+            return []
+        raise
+    found = []
+    for namespace in _each_namespace(namespaces):
+        found.extend(list_objects(client, "Certificate", CERTIFICATE_API, namespace, label_selector))
+    return found
+
+
+def list_root_configmaps(client, namespaces=None):
+    """The ``istio-ca-root-cert`` ConfigMaps istiod copies into every namespace."""
+    found = []
+    for namespace in _each_namespace(namespaces):
+        for configmap in list_objects(client, "ConfigMap", "v1", namespace):
+            if (configmap.get("metadata") or {}).get("name") == ROOT_CONFIGMAP:
+                found.append(configmap)
+    return found
+
+
+def read_secret(client, namespace, name):
+    """One Secret as a dict; KubeError naming it when it cannot be read."""
+    try:
+        resource = client.resource("Secret", "v1")
+        response = client.get(resource, name=name, namespace=namespace, serialize=False)
+    except Exception as exc:
+        raise KubeError("Secret %s/%s: %s" % (namespace, name, _reason(exc)))
+    if hasattr(response, "data") and isinstance(response.data, (bytes, bytearray)):
+        return json.loads(response.data.decode("utf-8"))
+    return response.to_dict() if hasattr(response, "to_dict") else response
+
+
+def _reason(exc):
+    status = getattr(exc, "status", None)
+    summary = getattr(exc, "summary", None)
+    if callable(summary):
+        try:
+            return "%s (HTTP %s)" % (summary(), status)
+        except Exception:
+            pass
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return "%s%s" % (text[:300], " (HTTP %s)" % status if status else "")
+
+
+def scan_cluster(client, namespaces=None, label_selector=None):
+    """``(secrets, certificates, configmaps)`` of one cluster; KubeError on a failed read."""
+    try:
+        secrets = list_tls_secrets(client, namespaces, label_selector)
+        certificates = list_certificates(client, namespaces, label_selector)
+        configmaps = list_root_configmaps(client, namespaces)
+    except KubeError:
+        raise
+    except Exception as exc:
+        raise KubeError(_reason(exc))
+    return secrets, certificates, configmaps
+
+
+def records_for_cluster(cluster, client, namespaces=None, label_selector=None):
+    """Rotation records (see expiry.records_from_kube) of one cluster; a cluster that cannot be
+    read gives one ``invalid`` record naming it, so one task can cover many clusters."""
+    try:
+        secrets, certificates, configmaps = scan_cluster(client, namespaces, label_selector)
+    except KubeError as exc:
+        return [expiry.broken("cluster %s: %s" % (cluster, exc), "cluster", cluster, cluster)]
+    return expiry.records_from_kube(cluster, secrets, certificates, configmaps)

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: certmesh developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Render one rotation result (``{certificates, summary, at}``) as JSON, JUnit XML, Markdown
+and HTML with an inline SVG expiry timeline, for AWX artefacts and CI test reports."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+from xml.sax.saxutils import escape, quoteattr
+
+from ansible_collections.certmesh.istio.plugins.module_utils import pki
+
+FORMATS = ("json", "junit", "markdown", "html")
+EXTENSIONS = {"json": ".json", "junit": ".junit.xml", "markdown": ".md", "html": ".html"}
+FAILING = ("critical", "expired", "invalid")
+COLOURS = {"ok": "#2e7d32", "renew_soon": "#f9a825", "critical": "#e65100",
+           "expired": "#b71c1c", "invalid": "#6a1b9a"}
+TIMELINE_ROWS = 60
+
+
+def _label(entry):
+    parts = [entry.get("cluster"), entry.get("namespace"), entry.get("name")]
+    label = "/".join(part for part in parts if part)
+    if entry.get("key"):
+        label += " [%s]" % entry["key"]
+    return label or entry.get("path") or "certificate"
+
+
+def by_expiry(entries):
+    """Entries sorted soonest first; ones without a date (invalid) first of all."""
+    return sorted(entries, key=lambda e: (e.get("not_after") is not None, e.get("not_after") or "",
+                                          _label(e)))
+
+
+def to_json(result):
+    return json.dumps(result, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def to_junit(result, suite="certmesh.istio.rotation_check"):
+    """One testcase per certificate; critical, expired and invalid ones are failures."""
+    entries = by_expiry(result["certificates"])
+    failures = sum(1 for e in entries if e["status"] in FAILING)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<testsuites name=%s tests="%d" failures="%d">' % (quoteattr(suite), len(entries), failures),
+             '  <testsuite name=%s tests="%d" failures="%d" errors="0" skipped="0" timestamp=%s>'
+             % (quoteattr(suite), len(entries), failures, quoteattr(result.get("at") or ""))]
+    for entry in entries:
+        classname = ".".join(part for part in (entry.get("cluster") or "local", entry.get("source"),
+                                               entry.get("namespace")) if part)
+        name = "%s %s" % (_label(entry), entry.get("subject") or "")
+        lines.append("    <testcase classname=%s name=%s time=\"0\">" % (quoteattr(classname), quoteattr(name.strip())))
+        detail = "status: %s\nnot_after: %s\nserial: %s\nreason: %s" % (
+            entry["status"], entry.get("not_after"), entry.get("serial"), entry.get("reason"))
+        if entry["status"] in FAILING:
+            lines.append("      <failure type=%s message=%s>%s</failure>" % (
+                quoteattr(entry["status"]), quoteattr(entry.get("reason") or entry["status"]), escape(detail)))
+        else:
+            lines.append("      <system-out>%s</system-out>" % escape(detail))
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>", ""]
+    return "\n".join(lines)
+
+
+def _md_cell(value):
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _counts_line(summary):
+    counts = summary["counts"]
+    return ", ".join("%s: %d" % (status, counts[status]) for status in counts)
+
+
+def to_markdown(result, timeline_file=None):
+    """A summary, the expiry timeline (as a linked SVG file) and a table sorted by expiry."""
+    summary = result["summary"]
+    lines = ["# Certificate rotation report", "",
+             "Evaluated at %s. %d certificates: %s." % (result.get("at"), summary["total"], _counts_line(summary)), ""]
+    soonest = summary.get("soonest")
+    if soonest:
+        lines += ["Soonest expiry: **%s** (%s) at %s, in %s." % (
+            _md_cell(soonest.get("name") or soonest.get("subject")), soonest["status"],
+            soonest["not_after"], pki.format_duration(soonest["seconds_left"])), ""]
+    if timeline_file:
+        lines += ["![Expiry timeline](%s)" % timeline_file, ""]
+    lines += ["| Status | Expires (UTC) | Left | Where | Subject | Serial | Reason |",
+              "|---|---|---|---|---|---|---|"]
+    for entry in by_expiry(result["certificates"]):
+        left = pki.format_duration(entry["seconds_left"]) if entry.get("seconds_left") is not None else ""
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % tuple(_md_cell(v) for v in (
+            entry["status"], entry.get("not_after"), left, _label(entry), entry.get("subject"),
+            entry.get("serial"), entry.get("reason"))))
+    return "\n".join(lines) + "\n"
+
+
+def timeline_svg(result, rows=TIMELINE_ROWS):
+    """Horizontal bars from not_before to not_after for the ``rows`` soonest-expiring
+    certificates, coloured by status, with a line at the evaluation time."""
+    entries = [e for e in by_expiry(result["certificates"]) if e.get("not_after")][:rows]
+    width, left_margin, row_height, top = 960, 320, 18, 30
+    height = top + row_height * max(len(entries), 1) + 30
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="11" role="img" aria-label="Certificate expiry timeline">' % (width, height),
+           '<title>Certificate expiry timeline (%d soonest of %d)</title>'
+           % (len(entries), len(result["certificates"]))]
+    if not entries:
+        out.append('<text x="10" y="20">No certificate with a validity period.</text></svg>')
+        return "\n".join(out)
+    at = pki.parse_time(result.get("at"))
+    starts = [pki.parse_time(e["not_before"]) for e in entries]
+    ends = [pki.parse_time(e["not_after"]) for e in entries]
+    # Window: from now minus a little to the latest expiry shown, so short-lived mesh
+    # certificates are not squeezed into a pixel by a ten-year root.
+    latest = max(ends + [at])
+    earliest = min(min(ends), at) - (latest - min(min(ends), at)) * 0.05 - datetime.timedelta(minutes=1)
+    span = max((latest - earliest).total_seconds(), 1.0)
+    plot = width - left_margin - 20
+
+    def x_of(moment):
+        seconds = (moment - earliest).total_seconds()
+        return left_margin + max(0.0, min(1.0, seconds / span)) * plot
+
+    out.append('<text x="%d" y="16">%s</text>' % (left_margin, escape(pki.iso(earliest))))
+    out.append('<text x="%d" y="16" text-anchor="end">%s</text>' % (width - 20, escape(pki.iso(latest))))
+    for number, (entry, start, end) in enumerate(zip(entries, starts, ends)):
+        y = top + number * row_height
+        label = _label(entry)
+        if len(label) > 48:
+            label = "..." + label[-45:]
+        x0, x1 = x_of(start), x_of(end)
+        out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left_margin - 6, y + 12, escape(label)))
+        out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>' % (
+            x0, y + 2, max(x1 - x0, 2.0), row_height - 4, COLOURS.get(entry["status"], "#555"),
+            escape("%s: %s, expires %s" % (label, entry["status"], entry["not_after"]))))
+    now_x = x_of(at)
+    out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-dasharray="4 3"/>'
+               % (now_x, top - 4, now_x, height - 24))
+    out.append('<text x="%.1f" y="%d" text-anchor="middle">now (%s)</text>' % (now_x, height - 10, escape(pki.iso(at))))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def to_html(result):
+    summary = result["summary"]
+    rows = []
+    for entry in by_expiry(result["certificates"]):
+        left = pki.format_duration(entry["seconds_left"]) if entry.get("seconds_left") is not None else ""
+        rows.append("<tr class=%s>%s</tr>" % (quoteattr(entry["status"]), "".join(
+            "<td>%s</td>" % escape(str(v if v is not None else "")) for v in (
+                entry["status"], entry.get("not_after"), left, _label(entry), entry.get("subject"),
+                entry.get("serial"), entry.get("reason")))))
+    style = " ".join("tr.%s td:first-child{color:%s;font-weight:bold}" % (s, c) for s, c in COLOURS.items())
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>Certificate rotation report</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;font-size:13px}%s</style>" % style,
+        "</head><body>", "<h1>Certificate rotation report</h1>",
+        "<p>Evaluated at %s. %d certificates: %s.</p>" % (escape(str(result.get("at"))), summary["total"],
+                                                          escape(_counts_line(summary))),
+        "<h2>Expiry timeline</h2>", timeline_svg(result),
+        "<h2>Certificates by expiry</h2>",
+        "<table><thead><tr><th>Status</th><th>Expires (UTC)</th><th>Left</th><th>Where</th>"
+        "<th>Subject</th><th>Serial</th><th>Reason</th></tr></thead><tbody>",
+        "\n".join(rows), "</tbody></table>", "</body></html>", ""])
+
+
+def write(result, dest, formats=FORMATS, basename="rotation-check"):
+    """Write the chosen formats to folder ``dest``; returns ``{format: path}``. Markdown gets
+    its timeline as a sibling ``<basename>-timeline.svg``."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError("unknown report format(s) %s; choose from %s" % (", ".join(unknown), ", ".join(FORMATS)))
+    if not os.path.isdir(dest):
+        os.makedirs(dest)
+    written = {}
+    for fmt in formats:
+        path = os.path.join(dest, basename + EXTENSIONS[fmt])
+        if fmt == "json":
+            text = to_json(result)
+        elif fmt == "junit":
+            text = to_junit(result)
+        elif fmt == "html":
+            text = to_html(result)
+        else:
+            svg_name = basename + "-timeline.svg"
+            _write_text(os.path.join(dest, svg_name), timeline_svg(result))
+            written["timeline"] = os.path.join(dest, svg_name)
+            text = to_markdown(result, timeline_file=svg_name)
+        _write_text(path, text)
+        written[fmt] = path
+    return written
+
+
+def _write_text(path, text):
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
