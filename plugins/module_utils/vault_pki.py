@@ -436,6 +436,22 @@ def intermediate_trust(intermediate_chain, mesh_roots, now=None):
 # ---------------------------------------------------------------------------------------------
 # reconciliation (hvac)
 
+def read_ca_chain(session, mount):
+    """The default issuer of a PKI mount and its parents, as PEMs (the issuer first)."""
+    response = session.read('%s/cert/ca_chain' % mount) or {}
+    data = response.get('data') or {}
+    chain = data.get('ca_chain')
+    if isinstance(chain, list) and chain:
+        return [_normalize_pem(c) for c in chain]
+    return _split_pem(data.get('certificate') or '')
+
+
+def read_intermediate_chain(session, mount):
+    """Like :func:`read_ca_chain`, but [] when the mount has no issuer yet."""
+    if not session.list('%s/issuers' % mount):
+        return []
+    return read_ca_chain(session, mount)
+
 class VaultPkiReconciler:
     """Bring Vault to the desired state; write nothing in check mode."""
 
@@ -462,12 +478,7 @@ class VaultPkiReconciler:
         return self.session.list('%s/issuers' % mount)
 
     def _ca_chain(self, mount):
-        response = self.session.read('%s/cert/ca_chain' % mount) or {}
-        data = response.get('data') or {}
-        chain = data.get('ca_chain')
-        if isinstance(chain, list) and chain:
-            return [_normalize_pem(c) for c in chain]
-        return _split_pem(data.get('certificate') or '')
+        return read_ca_chain(self.session, mount)
 
     # -- steps ---------------------------------------------------------------------------------
     def run(self):

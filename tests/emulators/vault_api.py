@@ -992,7 +992,8 @@ class VaultEmulator:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.url = 'http://%s:%d' % (host, self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name='vault-emulator', daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.05},
+                                        name='vault-emulator', daemon=True)
         self._thread.start()
         return self.url
 
