@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Keep each role's meta/argument_specs.yml and README variable table in step with its defaults.
 
 defaults/main.yml is the one place a role variable is written down: the comment lines just
@@ -6,8 +5,8 @@ above a variable are its description, the value its default and (by its YAML typ
 Comment lines starting with ``@`` add spec keys: ``# @choices apply render``,
 ``# @elements dict``, ``# @type path``, ``# @no_log``.
 
-    scripts/role_specs.py          rewrite every role's argument_specs.yml and README table
-    scripts/role_specs.py --check  exit 1 and name the roles whose files are out of date
+    python scripts/role_specs.py          rewrite every role's argument_specs.yml and README table
+    python scripts/role_specs.py --check  exit 1 and name the roles whose files are out of date
 """
 
 import pathlib
@@ -35,7 +34,7 @@ def parse_defaults(text):
             description = []
             for comment in comments:
                 if comment.startswith("@"):
-                    key, _, value = comment[1:].partition(" ")
+                    key, dummy, value = comment[1:].partition(" ")
                     notes[key] = value.strip()
                 elif comment:
                     description.append(comment)
@@ -120,8 +119,8 @@ def sync(role_dir, check):
     readme = role_dir / "README.md"
     text = readme.read_text() if readme.exists() else "# %s\n\n%s\n\n## Variables\n\n%s\n%s\n" % (
         role_dir.name, spec["argument_specs"]["main"]["short_description"], TABLE_START, TABLE_END)
-    before, _, rest = text.partition(TABLE_START)
-    _, _, after = rest.partition(TABLE_END)
+    before, rest = text.split(TABLE_START, 1) if TABLE_START in text else (text, TABLE_END)
+    after = rest.split(TABLE_END, 1)[1]
     new_text = before + render_table(spec) + after
     if new_text != text or not readme.exists():
         stale.append(readme)

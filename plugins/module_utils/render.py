@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan and write the render sink: Kubernetes objects and Helm releases as files, GitOps style.
 
 The same object descriptions that apply mode hands to kubernetes.core are written here, one
@@ -15,7 +15,10 @@ __metaclass__ = type
 import os
 import re
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the module reports missing_required_lib("PyYAML")
+    yaml = None
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -25,21 +28,21 @@ REDACTED = "<Secret data is not shown>"
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML with multi-line strings (PEM) kept readable."""
-
-
 def _str_presenter(dumper, value):
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str_presenter)
+def _dumper():
+    """Block-style YAML with multi-line strings (PEM) kept readable."""
+    dumper = type("RenderDumper", (yaml.SafeDumper,), {})
+    dumper.add_representer(str, _str_presenter)
+    return dumper
 
 
 def to_yaml(document):
-    """Serialise one document deterministically (sorted keys are not used: order is meaning)."""
-    return yaml.dump(document, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=120)
+    """Serialise one document deterministically (keys keep their order: order is meaning)."""
+    return yaml.dump(document, Dumper=_dumper(), default_flow_style=False, sort_keys=False, width=120)
 
 
 def _slug(text):

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,7 +23,7 @@ description:
   - Files of C(Secret) objects are created with mode 0600 and their content never appears in diffs.
   - Files in the component folder that are no longer desired are removed (I(prune)).
 author:
-  - certmesh developers
+  - certmesh developers (@certmesh)
 options:
   dest:
     description: Render folder of one cluster, for example C(out/prod/eu-west-1).
@@ -115,17 +115,10 @@ index:
 """
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-try:
-    from ansible_collections.certmesh.istio.plugins.module_utils import render
-except ImportError:
-    render = None
-    RENDER_IMPORT_ERROR = traceback.format_exc()
-else:
-    RENDER_IMPORT_ERROR = None
+from ansible_collections.certmesh.istio.plugins.module_utils import render
 
 
 def main():
@@ -152,8 +145,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if render is None:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=RENDER_IMPORT_ERROR)
+    if render.yaml is None:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
 
     dest = os.path.abspath(module.params["dest"])
     component = module.params["component"]

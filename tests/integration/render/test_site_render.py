@@ -61,7 +61,7 @@ def test_second_run_changes_nothing(site_render):
 
 
 def test_every_object_of_the_seed_design_is_rendered(site_render):
-    kinds = {(obj["kind"], obj["metadata"]["name"]) for _, obj in _objects(site_render["cluster"])}
+    kinds = {(obj["kind"], obj["metadata"]["name"]) for path, obj in _objects(site_render["cluster"])}
     assert {
         ("Secret", "istio-ca-key-pair"),
         ("Secret", "istio-root-ca"),

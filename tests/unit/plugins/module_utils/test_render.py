@@ -15,7 +15,10 @@ SECRET = {
     "type": "kubernetes.io/tls",
     "data": {"tls.key": "c2VjcmV0LWtleS1tYXRlcmlhbA=="},
 }
-RELEASE = {"name": "cert-manager", "namespace": "cert-manager", "chart": "cert-manager", "version": "v1.21.1", "repo": "https://charts.jetstack.io", "values": {"crds": {"enabled": True}}}
+RELEASE = {
+    "name": "cert-manager", "namespace": "cert-manager", "chart": "cert-manager", "version": "v1.21.1",
+    "repo": "https://charts.jetstack.io", "values": {"crds": {"enabled": True}},
+}
 
 
 def test_objects_are_named_by_namespace_kind_and_name():
@@ -24,7 +27,7 @@ def test_objects_are_named_by_namespace_kind_and_name():
 
 
 def test_first_sync_creates_files_and_second_changes_nothing(tmp_path):
-    changes, _ = render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [RELEASE])
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [RELEASE])
     assert {os.path.basename(c["path"]) for c in changes} == {
         "cert-manager.secret.istio-ca-key-pair.yaml", "clusterissuer.istio-ca.yaml", "kustomization.yaml",
         "helm-cert-manager.release.yaml", "helm-cert-manager.values.yaml",
@@ -33,12 +36,12 @@ def test_first_sync_creates_files_and_second_changes_nothing(tmp_path):
 
 
 def test_secret_files_are_0600_and_their_data_never_appears_in_diffs(tmp_path):
-    _, diffs = render.sync_component(str(tmp_path), "mesh_ca", [SECRET], [])
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [SECRET], [])
     path = tmp_path / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "c2VjcmV0" not in repr(diffs)
     changed = dict(SECRET, data={"tls.key": "b3RoZXI="})
-    _, diffs = render.sync_component(str(tmp_path), "mesh_ca", [changed], [])
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [changed], [])
     assert diffs and "b3RoZXI=" not in repr(diffs) and "c2VjcmV0" not in repr(diffs)
 
 
@@ -46,7 +49,7 @@ def test_a_file_with_loose_permissions_is_tightened(tmp_path):
     render.sync_component(str(tmp_path), "mesh_ca", [SECRET], [])
     path = tmp_path / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"
     os.chmod(path, 0o644)
-    changes, _ = render.sync_component(str(tmp_path), "mesh_ca", [SECRET], [])
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [SECRET], [])
     assert [c["action"] for c in changes] == ["mode"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -59,7 +62,7 @@ def test_check_mode_reports_but_writes_nothing(tmp_path):
 
 def test_objects_no_longer_desired_are_pruned(tmp_path):
     render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [])
-    changes, _ = render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [])
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [])
     assert {"path": str(tmp_path / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"), "action": "removed"} in changes
     assert not (tmp_path / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").exists()
 
