@@ -164,8 +164,11 @@ def _issued_by(cert, issuer):
     try:
         cert.verify_directly_issued_by(issuer)
         return None
-    except ValueError:
-        return "issuer name does not match"
+    except ValueError as exc:
+        if cert.issuer != issuer.subject:
+            return "issuer name does not match"
+        # RSA signature, EC issuer key (or the reverse): another key signed it.
+        return "signature does not verify with the key of %s (%s)" % (pki.display_name(issuer), exc)
     except InvalidSignature:
         return "signature does not verify with the key of %s" % pki.display_name(issuer)
     except TypeError as exc:
@@ -445,7 +448,6 @@ def _untrusted_message(reason):
     if "all candidates exhausted with no interior errors" in reason:
         return "no path to a trusted root"
     return "no valid path to a trusted root: %s" % reason
-
 
 
 def load_store(roots_value, origin="roots"):

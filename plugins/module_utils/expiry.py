@@ -312,8 +312,8 @@ def _certificate_checks(resource, cert, at):
             reasons.append("status.renewalTime %r is not a time" % (renewal,))
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Ready" and str(condition.get("status")) == "False":
-            reasons.append("Certificate is not Ready: %s" % (condition.get("message")
-                                                            or condition.get("reason") or "no reason given"))
+            why = condition.get("message") or condition.get("reason") or "no reason given"
+            reasons.append("Certificate is not Ready: %s" % why)
             worst = worse(worst, "renew_soon")
     return renew_before, worst, reasons
 

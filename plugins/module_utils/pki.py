@@ -178,6 +178,8 @@ def load_certificates(value, origin="input"):
     for number, item in enumerate(items):
         label = "%s[%d]" % (origin, number) if isinstance(value, (list, tuple)) else origin
         try:
+            if isinstance(item, (str, bytes)) and len(item) > MAX_INPUT_BYTES:
+                raise MalformedInput(_too_large(label, len(item)))
             if isinstance(item, bytes) or looks_like_pem(item):
                 certs.extend(load_pem_certificates(item, label))
             elif isinstance(item, str) and item.strip() and "\n" not in item and os.path.exists(item):

@@ -116,7 +116,8 @@ def timeline_svg(result, rows=TIMELINE_ROWS):
     # Window: from now minus a little to the latest expiry shown, so short-lived mesh
     # certificates are not squeezed into a pixel by a ten-year root.
     latest = max(ends + [at])
-    earliest = min(min(ends), at) - (latest - min(min(ends), at)) * 0.05 - datetime.timedelta(minutes=1)
+    first_end = min(ends + [at])
+    earliest = first_end - (latest - first_end) * 0.05 - datetime.timedelta(minutes=1)
     span = max((latest - earliest).total_seconds(), 1.0)
     plot = width - left_margin - 20
 

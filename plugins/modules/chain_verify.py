@@ -25,7 +25,7 @@ description:
     M(kubernetes.core.k8s).
   - Never changes anything.
 author:
-  - certmesh developers
+  - certmesh developers (@certmesh)
 requirements:
   - cryptography >= 43.0
   - kubernetes (only to read Secrets)
@@ -79,7 +79,7 @@ options:
   chains:
     description:
       - Several chains in one task. Each item takes O(chain) or O(secret), and may override
-        O(purpose), O(trust_domain) and O(dns_names); O(name) labels it in the results.
+        O(purpose), O(trust_domain) and O(dns_names); O(chains[].name) labels it in the results.
     type: list
     elements: dict
     suboptions:
@@ -283,11 +283,12 @@ def argument_spec():
     )
     spec.update(
         chain=dict(type="raw"),
-        secret=dict(type="dict", options=secret_options),
+        # A reference to a Secret (namespace and name), not secret material itself.
+        secret=dict(type="dict", options=secret_options, no_log=False),
         chains=dict(type="list", elements="dict", options=dict(
             name=dict(type="str"),
             chain=dict(type="raw"),
-            secret=dict(type="dict"),
+            secret=dict(type="dict", no_log=False),
             purpose=dict(type="str", choices=PURPOSES),
             trust_domain=dict(type="str"),
             dns_names=dict(type="list", elements="str"),
@@ -408,8 +409,8 @@ def kube_available():
 def failure_message(result):
     lines = ["chain verification found %d problem(s):" % len(result["problems"])]
     for found in result["problems"]:
-        lines.append("[%s] %s%s: %s" % (found["code"], found.get("input") + " " if found.get("input") else "",
-                                       found.get("subject") or "-", found["message"]))
+        where = "%s " % found["input"] if found.get("input") else ""
+        lines.append("[%s] %s%s: %s" % (found["code"], where, found.get("subject") or "-", found["message"]))
     return "\n".join(lines)
 
 

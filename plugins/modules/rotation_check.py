@@ -28,7 +28,7 @@ description:
     and CI.
   - Never changes anything on a cluster; V(changed) is always false.
 author:
-  - certmesh developers
+  - certmesh developers (@certmesh)
 requirements:
   - cryptography >= 43.0
   - kubernetes (only for O(clusters))

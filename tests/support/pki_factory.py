@@ -136,12 +136,14 @@ def make_cert(
     ski=True,
     aki=True,
     hash_algorithm=None,
+    extensions=(),
 ):
     """Build one certificate. ``issuer=None`` makes it self-signed.
 
     ``key_usage`` is a sequence of names from KEY_USAGES (``None`` leaves the extension out);
     ``eku`` a sequence of EKU names (``None`` leaves it out); ``san_critical`` defaults to
-    critical when the subject is empty (RFC 5280 4.2.1.6).
+    critical when the subject is empty (RFC 5280 4.2.1.6); ``extensions`` adds
+    ``(extension, critical)`` pairs such as ``(x509.NameConstraints(...), True)``.
     """
     key = key or make_key(key_type, key_size)
     name = subject if subject is not None else _name(common_name)
@@ -188,6 +190,8 @@ def make_cert(
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
             critical=False)
+    for value, critical in extensions:
+        builder = builder.add_extension(value, critical=critical)
     return Issued(builder.sign(signing_key, hash_algorithm), key)
 
 
