@@ -121,11 +121,11 @@ class VaultSession:
             return '%s (namespace %s)' % (self.url, self.namespace)
         return self.url
 
-    def call(self, path, capability, func, *args, **kwargs):
+    def call(self, vault_path, needed_capability, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except Exception as exc:  # translated below; anything unknown is re-raised untouched
-            translated = self.translate(exc, path, capability)
+            translated = self.translate(exc, vault_path, needed_capability)
             if translated is exc:
                 raise
             raise translated

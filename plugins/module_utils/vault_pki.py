@@ -182,6 +182,42 @@ def desired_policy(params):
     return {'name': name, 'text': text}
 
 
+def module_policy(params):
+    """The ACL policy the token running vault_pki needs, for exactly these arguments (documented
+    in docs/modules/vault_pki.md and used by the tests, so the two cannot drift apart)."""
+    root_mount = (params.get('root_mount') or 'pki').strip('/')
+    inter = (params.get('intermediate_mount') or 'pki_int').strip('/')
+    external = params.get('external_root') or None
+    signer = (external.get('mount') or '').strip('/') if external else root_mount
+    rules = [('sys/mounts', ['read'])]
+    managed_mounts = [inter] if external else [root_mount, inter]
+    for mount in managed_mounts:
+        rules += [('sys/mounts/%s' % mount, ['create', 'read', 'update']),
+                  ('sys/mounts/%s/tune' % mount, ['read', 'update'])]
+    if not external:
+        rules += [('%s/root/generate/internal' % root_mount, ['update'])]
+    if signer:
+        rules += [('%s/issuers' % signer, ['list']), ('%s/cert/ca_chain' % signer, ['read']),
+                  ('%s/root/sign-intermediate' % signer, ['update'])]
+    rules += [('%s/issuers' % inter, ['list']), ('%s/cert/ca_chain' % inter, ['read']),
+              ('%s/intermediate/generate/internal' % inter, ['update']),
+              ('%s/intermediate/set-signed' % inter, ['update']),
+              ('%s/roles/%s' % (inter, params.get('role_name') or 'istio-mesh'), ['create', 'read', 'update']),
+              ('sys/policies/acl/%s' % desired_policy(params)['name'], ['create', 'read', 'update'])]
+    spec = params.get('kubernetes_auth')
+    if spec and spec.get('enabled', True):
+        mount = (spec.get('mount') or 'kubernetes').strip('/')
+        rules += [('sys/auth', ['read']),
+                  ('sys/auth/%s' % mount, ['create', 'update', 'sudo']),
+                  ('auth/%s/config' % mount, ['create', 'read', 'update']),
+                  ('auth/%s/role/%s' % (mount, spec.get('role_name') or 'cert-manager'), ['create', 'read', 'update'])]
+    lines = ['# What the token running certmesh.istio.vault_pki needs (plus the default policy, for',
+             '# auth/token/lookup-self).']
+    for path, caps in rules:
+        lines.append('path "%s" {\n  capabilities = [%s]\n}' % (path, ', '.join('"%s"' % c for c in caps)))
+    return '\n'.join(lines) + '\n'
+
+
 def desired_kubernetes_auth(params, policy_name):
     spec = params.get('kubernetes_auth')
     if not spec or not spec.get('enabled', True):
