@@ -211,7 +211,8 @@ def records_from_kube(cluster, secrets, certificates, configmaps):
             where = "cluster %s, Secret %s/%s, key %s" % (cluster, namespace, meta.get("name"), key)
             found = records_from_pem(raw, source, name, where, cluster, namespace, key, **extra)
             for index, item in enumerate(found):
-                if item["cert"] is not None and (position > 0 or index > 0) and pki.is_ca(item["cert"]):
+                leaf_slot = keys is TLS_KEYS and position == 0 and index == 0
+                if item["cert"] is not None and not leaf_slot and pki.is_ca(item["cert"]):
                     fingerprint = pki.fingerprint_sha256(item["cert"])
                     if fingerprint in seen_cas:
                         seen_cas[fingerprint]["copies"] += 1
