@@ -277,6 +277,7 @@ class Cluster:
             raise HelmError("Kubernetes cluster unreachable: %s" % error) from error
         token = _flag(flags, "--kube-token") or os.environ.get("HELM_KUBETOKEN")
         if token:
+            api_client.configuration.refresh_api_key_hook = None
             api_client.configuration.api_key = {"authorization": "Bearer " + token}
         server = _flag(flags, "--kube-apiserver") or os.environ.get("HELM_KUBEAPISERVER")
         if server:

@@ -493,7 +493,8 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_file, key_file)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kube-api-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="kube-api-emulator", daemon=True)
         self._thread.start()
         return self
 
@@ -1288,7 +1289,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             raise invalid_options("fieldManager: Required value: is required for apply patch")
         if not isinstance(config, dict) or not config.get("apiVersion") or not config.get("kind"):
             raise bad_request("invalid object type: apply configurations need apiVersion and kind")
-        force = query.get("force") in ("true", "1")
+        force = str(query.get("force", "")).lower() in ("true", "1")
         self._check_shape(rtype, version, config, namespace, name)
         config["metadata"].pop("managedFields", None)
         applied = _leaf_paths(config) - _SSA_IGNORED
