@@ -39,9 +39,18 @@ def api_client(auth, module=None):
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     params = dict((key, value) for key, value in (auth or {}).items() if value is not None)
     try:
-        return get_api_client(**params)
+        client = get_api_client(**params)
     except Exception as exc:  # CoreException, ConfigException, urllib3 errors...
         raise KubeError("cannot connect: %s" % (exc,))
+    if params.get("host") and not (params.get("kubeconfig") or params.get("context")):
+        # kubernetes.core starts from the client's process-wide default configuration, which
+        # the previous kubeconfig-based cluster left behind together with its
+        # refresh_api_key_hook; that hook reloads the kubeconfig and silently points this
+        # host/api_key cluster at the other cluster. One task covers many clusters, so drop it.
+        configuration = getattr(client, "configuration", None)
+        if configuration is not None and hasattr(configuration, "refresh_api_key_hook"):
+            configuration.refresh_api_key_hook = None
+    return client
 
 
 def _items(response):
@@ -160,3 +169,24 @@ def records_for_cluster(cluster, client, namespaces=None, label_selector=None):
     except KubeError as exc:
         return [expiry.broken("cluster %s: %s" % (cluster, exc), "cluster", cluster, cluster)]
     return expiry.records_from_kube(cluster, secrets, certificates, configmaps)
+
+
+def get_object(client, kind, api_version, namespace, name):
+    """One object as a dict, or None when it (or its kind) does not exist; KubeError naming
+    the object for any other failure (forbidden, unreachable...)."""
+    where = "%s %s%s" % (kind, "%s/" % namespace if namespace else "", name)
+    try:
+        resource = client.resource(kind, api_version)
+    except Exception as exc:
+        if exc.__class__.__name__ == "ResourceNotFoundError":
+            return None
+        raise KubeError("%s: %s" % (where, _reason(exc)))
+    try:
+        response = client.get(resource, name=name, namespace=namespace, serialize=False)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return None
+        raise KubeError("%s: %s" % (where, _reason(exc)))
+    if hasattr(response, "data") and isinstance(response.data, (bytes, bytearray)):
+        return json.loads(response.data.decode("utf-8"))
+    return response.to_dict() if hasattr(response, "to_dict") else response
