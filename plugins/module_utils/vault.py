@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Vault access for certmesh.istio's own modules: an hvac client built the way
 community.hashi_vault users expect (url, token, token file, namespace, TLS), and errors that
 say what to do (sealed, unreachable, 403 with the missing capability, conflicting mounts).

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Vault as the mesh CA: desired state, reconciliation and the trust check.
 
 Three layers, each usable alone:
@@ -455,11 +455,11 @@ def intermediate_trust(intermediate_chain, mesh_roots, now=None):
     result['path'] = [_summary(c) for c in path]
     for cert in path:
         if cert.not_valid_after_utc < now:
-            result['problems'].append('"%s" expired at %s' % (cert.subject.rfc4514_string(),
-                                                               cert.not_valid_after_utc.isoformat()))
+            result['problems'].append('"%s" expired at %s'
+                                      % (cert.subject.rfc4514_string(), cert.not_valid_after_utc.isoformat()))
         elif cert.not_valid_before_utc > now:
-            result['problems'].append('"%s" is not valid before %s' % (cert.subject.rfc4514_string(),
-                                                                        cert.not_valid_before_utc.isoformat()))
+            result['problems'].append('"%s" is not valid before %s'
+                                      % (cert.subject.rfc4514_string(), cert.not_valid_before_utc.isoformat()))
         if not _is_ca(cert):
             result['problems'].append('"%s" is not a CA certificate (basicConstraints CA:TRUE missing)'
                                       % cert.subject.rfc4514_string())
@@ -487,6 +487,7 @@ def read_intermediate_chain(session, mount):
     if not session.list('%s/issuers' % mount):
         return []
     return read_ca_chain(session, mount)
+
 
 class VaultPkiReconciler:
     """Bring Vault to the desired state; write nothing in check mode."""

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright (c) certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,7 +27,7 @@ description:
   - Before pointing istio-csr at Vault, run M(certmesh.istio.vault_trust_check) to make sure the intermediate
     chains to a root the workloads already trust.
 author:
-  - certmesh developers
+  - certmesh developers (@certmesh)
 requirements:
   - hvac >= 1.0
   - cryptography >= 39.0
@@ -317,7 +317,7 @@ intermediate_csr:
   type: str
 intermediate_pending:
   description: True while the intermediate CSR awaits an offline signature.
-  returned: when O(intermediate_csr) is returned
+  returned: when RV(intermediate_csr) is returned
   type: bool
 role:
   description: Settings of the PKI role (ttl and max_ttl in seconds), with its name and mount.

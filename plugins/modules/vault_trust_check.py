@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright (c) certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,7 +22,7 @@ description:
   - Fails with the reasons when the chain does not reach a trusted root, unless O(allow_root_rotation) is true
     (you are running the root rotation procedure and distribute the new root first).
 author:
-  - certmesh developers
+  - certmesh developers (@certmesh)
 requirements:
   - hvac >= 1.0 (unless O(intermediate_chain) is given)
   - cryptography >= 39.0
@@ -32,6 +32,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to diff.
   platform:
     platforms: posix
     support: full

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A strict, local emulator of the HashiCorp Vault HTTP API, for certmesh.istio's tests.
 
 It speaks the subset of Vault that ``certmesh.istio.vault_pki`` and cert-manager's vault issuer
@@ -898,8 +898,12 @@ class KubernetesAuthBackend:
         if rest == 'role' and request.operation == 'list':
             return Route(lambda r: PkiBackend.list_keys(sorted(self.roles)))
         if rest == 'login':
-            return Route(lambda r: (_ for _ in ()).throw(VaultAPIError(400, 'login is not emulated')))
+            return Route(self.login)
         return None
+
+    @staticmethod
+    def login(request):
+        raise VaultAPIError(400, 'login is not emulated by the Vault API emulator (see docs/testing-vault.md)')
 
     def config_endpoint(self, request):
         if request.operation == 'read':
@@ -1231,8 +1235,10 @@ class VaultEmulator:
         mount_type = request.get('type') or ''
         if not mount_type:
             raise _bad('backend type must be specified as a string')
-        supported = ('pki', 'kv', 'transit', 'ssh', 'database') if kind == 'secret' else ('kubernetes', 'approle',
-                                                                                         'jwt', 'userpass')
+        if kind == 'secret':
+            supported = ('pki', 'kv', 'transit', 'ssh', 'database')
+        else:
+            supported = ('kubernetes', 'approle', 'jwt', 'userpass')
         if mount_type not in supported:
             raise _bad('plugin not found in the catalog: %s' % mount_type)
         for existing in table:
@@ -1335,8 +1341,8 @@ class VaultRequestHandler(BaseHTTPRequestHandler):
     def _serve(self):
         length = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(length) if length else b''
-        headers = dict((name, self.headers.get(name)) for name in ('X-Vault-Token', 'X-Vault-Namespace',
-                                                                     'Authorization'))
+        wanted = ('X-Vault-Token', 'X-Vault-Namespace', 'Authorization')
+        headers = dict((name, self.headers.get(name)) for name in wanted)
         status, payload = self.vault.handle(self.command, self.path, headers, body)
         if status == 204 or payload is None:
             self.send_response(204)

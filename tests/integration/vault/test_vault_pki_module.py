@@ -80,8 +80,8 @@ def _task(name, args, register, **keywords):
 
 
 @pytest.mark.slow
-def test_playbook_first_run_changes_second_does_not_and_check_mode_and_drift_work(vault_emulator, run_playbook,
-                                                                                   tmp_path):
+def test_playbook_first_run_changes_second_does_not_and_check_mode_and_drift_work(
+        vault_emulator, run_playbook, tmp_path):
     args = module_args(vault_emulator)
     results = tmp_path / 'results.json'
     hand_edit = {'allowed_uri_sans': ['spiffe://cluster.local/*'], 'require_cn': True, 'max_ttl': '24h',
