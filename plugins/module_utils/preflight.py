@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks that refuse, before anything changes, what is known to break istio-csr and Istio.
+
+Each check is a pure function of a cluster snapshot (plain dicts read beforehand) and the
+desired settings, returning problems ``{code, message, object}``. Codes are stable:
+``acme_issuer``, ``issuer_namespace``, ``issuer_not_found``, ``trust_domain_mismatch``,
+``ca_expires_too_soon``, ``istio_has_own_ca``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+ISTIOD_DEPLOYMENT = "istiod"
+ISTIOD_OWN_CA_SECRET = "istio-ca-secret"
+
+
+def problem(code, message, obj):
+    return {"code": code, "message": message, "object": obj}
+
+
+def _ref(issuer):
+    where = "%s/" % issuer["namespace"] if issuer.get("namespace") else ""
+    return "%s %s%s" % (issuer.get("kind", "ClusterIssuer"), where, issuer["name"])
+
+
+def check_issuer(issuer_ref, issuer_object, certificate_namespace, managed):
+    """The workload issuer must be able to sign SPIFFE certificates where istio-csr asks."""
+    found = []
+    ref = _ref(issuer_ref)
+    if issuer_ref.get("kind") == "Issuer":
+        namespace = issuer_ref.get("namespace") or certificate_namespace
+        if namespace != certificate_namespace:
+            found.append(problem(
+                "issuer_namespace",
+                "%s is namespaced in %s, but istio-csr creates its CertificateRequests in %s and "
+                "can only use an Issuer there: move the Issuer, use a ClusterIssuer, or set "
+                "istio_csr_certificate_namespace=%s" % (ref, namespace, certificate_namespace, namespace),
+                ref))
+    if issuer_object is None:
+        if not managed:
+            found.append(problem(
+                "issuer_not_found",
+                "%s does not exist: create it first (or let certmesh.istio.mesh_ca create the CA "
+                "issuer)" % ref, ref))
+        return found
+    if "acme" in (issuer_object.get("spec") or {}):
+        found.append(problem(
+            "acme_issuer",
+            "%s is an ACME issuer: ACME CAs do not sign certificates with SPIFFE URI SANs, so "
+            "every workload certificate request would fail. Use a CA, Vault or Venafi issuer for "
+            "the mesh and keep ACME for gateway certificates (gateway_certs_issuer)" % ref, ref))
+    return found
+
+
+def check_trust_domains(trust_domains):
+    """istio-csr, istiod and the policies must agree on one trust domain."""
+    values = dict((source, value) for source, value in trust_domains.items() if value)
+    if len(set(values.values())) <= 1:
+        return []
+    listing = ", ".join("%s=%s" % item for item in sorted(values.items()))
+    return [problem(
+        "trust_domain_mismatch",
+        "trust domains differ (%s): istio-csr would sign SPIFFE IDs that Istio rejects. Set one "
+        "value in certmesh_trust_domain and remove the overrides" % listing,
+        "trust domain")]
+
+
+def mesh_config_trust_domain(istio_configmap):
+    """trustDomain from istiod's ``istio`` ConfigMap (its ``mesh`` key is YAML or JSON)."""
+    if not istio_configmap:
+        return None
+    mesh = (istio_configmap.get("data") or {}).get("mesh") or ""
+    for line in mesh.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("trustDomain:"):
+            return stripped.split(":", 1)[1].strip().strip("'\"") or None
+    try:
+        return (json.loads(mesh) or {}).get("trustDomain")
+    except ValueError:
+        return None
+
+
+def check_ca_lifetime(ca_not_after, now, max_workload_seconds, ca_name):
+    """A CA expiring before a certificate it may still sign makes that certificate invalid early."""
+    if ca_not_after is None:
+        return []
+    remaining = (ca_not_after - now).total_seconds()
+    if remaining >= max_workload_seconds:
+        return []
+    return [problem(
+        "ca_expires_too_soon",
+        "%s expires at %s, sooner than the longest workload certificate it may sign (%ds from "
+        "now): rotate the CA first (playbooks/rotate.yml) or lower "
+        "certmesh_max_workload_certificate_duration" % (ca_name, ca_not_after.isoformat(), max_workload_seconds),
+        ca_name)]
+
+
+def _env_value(deployment, name):
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    for container in containers:
+        for env in container.get("env") or []:
+            if env.get("name") == name:
+                return env.get("value")
+    return None
+
+
+def check_istio_ca(istiod, istio_csr, istiod_own_ca_secret, istio_namespace):
+    """Adding istio-csr under an Istio that runs its own CA splits the mesh's trust."""
+    if istiod is None or istio_csr is not None:
+        return []
+    if str(_env_value(istiod, "ENABLE_CA_SERVER")).lower() == "false" and not istiod_own_ca_secret:
+        return []
+    obj = "Deployment %s/%s" % (istio_namespace, ISTIOD_DEPLOYMENT)
+    return [problem(
+        "istio_has_own_ca",
+        "Istio is already installed with its own CA (%s%s) and istio-csr is not: switching "
+        "would give workloads certificates from a root their peers do not trust. Migrate first: "
+        "plug the mesh root into istiod as the cacerts Secret (or publish a trust bundle with both "
+        "roots), restart workloads, then run this playbook; see docs/runbooks/migrate-to-istio-csr.md"
+        % (obj, ", Secret %s/%s" % (istio_namespace, ISTIOD_OWN_CA_SECRET) if istiod_own_ca_secret else ""),
+        obj)]
+
+
+def run_all(settings, snapshot, now, ca_not_after=None):
+    """Every check over one cluster's snapshot; returns the list of problems."""
+    found = []
+    found += check_issuer(settings["issuer"], snapshot.get("issuer"), settings["certificate_namespace"],
+                          settings.get("issuer_managed", True))
+    trust_domains = dict(settings.get("trust_domains") or {})
+    trust_domains["istiod mesh config (installed)"] = mesh_config_trust_domain(snapshot.get("istio_configmap"))
+    found += check_trust_domains(trust_domains)
+    found += check_ca_lifetime(ca_not_after, now, settings["max_workload_seconds"], settings.get("ca_name", "the mesh CA"))
+    found += check_istio_ca(snapshot.get("istiod"), snapshot.get("istio_csr"), snapshot.get("istiod_own_ca_secret"),
+                            settings["istio_namespace"])
+    return found

@@ -1,0 +1,82 @@
+"""Preflight refuses, by stable code, each set-up that upstream documents as breaking."""
+
+import datetime
+
+from ansible_collections.certmesh.istio.plugins.module_utils import preflight
+
+NOW = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
+CA_ISSUER = {"name": "istio-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+SETTINGS = dict(issuer=CA_ISSUER, certificate_namespace="istio-system", istio_namespace="istio-system",
+                trust_domains={"certmesh_trust_domain": "cluster.local"}, max_workload_seconds=3600)
+
+
+def _istiod(ca_server=None):
+    env = [] if ca_server is None else [{"name": "ENABLE_CA_SERVER", "value": ca_server}]
+    return {"spec": {"template": {"spec": {"containers": [{"name": "discovery", "env": env}]}}}}
+
+
+def codes(problems):
+    return [p["code"] for p in problems]
+
+
+def test_a_fresh_cluster_passes():
+    assert preflight.run_all(SETTINGS, {}, NOW) == []
+
+
+def test_an_acme_issuer_is_refused_for_mesh_certificates():
+    issuer = {"spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory"}}}
+    found = preflight.check_issuer(CA_ISSUER, issuer, "istio-system", managed=False)
+    assert codes(found) == ["acme_issuer"]
+    assert "ClusterIssuer istio-ca" in found[0]["message"] and "SPIFFE" in found[0]["message"]
+
+
+def test_an_issuer_outside_istio_csrs_namespace_is_refused():
+    ref = {"name": "mesh", "kind": "Issuer", "namespace": "security"}
+    found = preflight.check_issuer(ref, {"spec": {"ca": {}}}, "istio-system", managed=False)
+    assert codes(found) == ["issuer_namespace"]
+    assert "Issuer security/mesh" in found[0]["message"]
+
+
+def test_a_missing_issuer_is_refused_unless_this_run_creates_it():
+    assert codes(preflight.check_issuer(CA_ISSUER, None, "istio-system", managed=False)) == ["issuer_not_found"]
+    assert preflight.check_issuer(CA_ISSUER, None, "istio-system", managed=True) == []
+
+
+def test_differing_trust_domains_are_refused_with_every_source_named():
+    found = preflight.check_trust_domains({"certmesh_trust_domain": "cluster.local", "istiod": "corp.example", "unset": ""})
+    assert codes(found) == ["trust_domain_mismatch"]
+    assert "istiod=corp.example" in found[0]["message"] and "certmesh_trust_domain=cluster.local" in found[0]["message"]
+
+
+def test_the_installed_istiod_trust_domain_counts():
+    snapshot = {"istio_configmap": {"data": {"mesh": "defaultConfig:\n  discoveryAddress: x\ntrustDomain: other.local\n"}}}
+    assert codes(preflight.run_all(SETTINGS, snapshot, NOW)) == ["trust_domain_mismatch"]
+
+
+def test_a_ca_expiring_before_the_longest_workload_certificate_is_refused():
+    soon = NOW + datetime.timedelta(minutes=30)
+    assert codes(preflight.check_ca_lifetime(soon, NOW, 3600, "CA x")) == ["ca_expires_too_soon"]
+    assert preflight.check_ca_lifetime(NOW + datetime.timedelta(hours=2), NOW, 3600, "CA x") == []
+
+
+def test_istio_with_its_own_ca_is_refused_while_istio_csr_is_added():
+    found = preflight.check_istio_ca(_istiod(), None, False, "istio-system")
+    assert codes(found) == ["istio_has_own_ca"]
+    assert "Deployment istio-system/istiod" in found[0]["message"] and "Migrate" in found[0]["message"]
+
+
+def test_istio_already_using_istio_csr_passes():
+    assert preflight.check_istio_ca(_istiod("false"), {"kind": "Deployment"}, False, "istio-system") == []
+    assert preflight.check_istio_ca(_istiod("false"), None, False, "istio-system") == []
+
+
+def test_a_leftover_istiod_ca_secret_is_reported():
+    found = preflight.check_istio_ca(_istiod("false"), None, True, "istio-system")
+    assert codes(found) == ["istio_has_own_ca"] and "istio-ca-secret" in found[0]["message"]
+
+
+def test_every_problem_is_reported_not_only_the_first():
+    snapshot = {"issuer": {"spec": {"acme": {}}}, "istiod": _istiod(),
+                "istio_configmap": {"data": {"mesh": "trustDomain: other"}}}
+    found = preflight.run_all(SETTINGS, snapshot, NOW, ca_not_after=NOW)
+    assert sorted(codes(found)) == ["acme_issuer", "ca_expires_too_soon", "istio_has_own_ca", "trust_domain_mismatch"]
