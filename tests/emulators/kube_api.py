@@ -1118,8 +1118,8 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
                 return self._present(rtype, version, old)
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if dry_run:
-            if old is None:
-                obj["metadata"]["resourceVersion"] = ""
+            if old is None:  # a dry-run create answers without a resourceVersion, like the real server
+                obj["metadata"].pop("resourceVersion", None)
             return self._present(rtype, version, obj)
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
