@@ -132,8 +132,11 @@ class VaultSession:
 
     def translate(self, exc, path, capability):
         text = _error_text(exc)
-        if HAS_HVAC and isinstance(exc, hvac.exceptions.VaultDown) or 'Vault is sealed' in text:
+        if 'sealed' in text.lower() and (not HAS_HVAC or isinstance(exc, hvac.exceptions.VaultError)):
             return VaultSealedError("Vault at %s is sealed: unseal it (vault operator unseal) and re-run" % self.where)
+        if HAS_HVAC and isinstance(exc, hvac.exceptions.VaultDown):
+            return VaultUnreachableError("Vault at %s is unavailable (503: %s): it may be a standby without a leader "
+                                         "or in maintenance; check vault status and re-run" % (self.where, text))
         if HAS_HVAC and isinstance(exc, hvac.exceptions.Forbidden):
             return VaultPermissionError(
                 'permission denied by Vault at %s on %s: the token from %s needs the "%s" capability on '

@@ -202,6 +202,7 @@ def module_policy(params):
     rules += [('%s/issuers' % inter, ['list']), ('%s/cert/ca_chain' % inter, ['read']),
               ('%s/intermediate/generate/internal' % inter, ['update']),
               ('%s/intermediate/set-signed' % inter, ['update']),
+              ('%s/config/issuers' % inter, ['update']),
               ('%s/roles/%s' % (inter, params.get('role_name') or 'istio-mesh'), ['create', 'read', 'update']),
               ('sys/policies/acl/%s' % desired_policy(params)['name'], ['create', 'read', 'update'])]
     spec = params.get('kubernetes_auth')
@@ -236,9 +237,9 @@ def desired_kubernetes_auth(params, policy_name):
         'bound_service_account_namespaces': namespaces,
         'token_policies': [policy_name],
         'token_ttl': duration_seconds(spec.get('ttl') or '20m', 'kubernetes_auth.ttl'),
+        # Vault answers "" for no audience: compare the same way so a removed audience is put back
+        'audience': spec.get('audience') or '',
     }
-    if spec.get('audience'):
-        role['audience'] = spec['audience']
     config = {'kubernetes_host': spec['host'], 'disable_local_ca_jwt': bool(spec.get('disable_local_ca_jwt'))}
     if spec.get('ca_cert'):
         config['kubernetes_ca_cert'] = _normalize_pem(spec['ca_cert'])
@@ -622,7 +623,7 @@ class VaultPkiReconciler:
                 self._record(key, _describe(chain), 'imported from external_root.signed_intermediate',
                              'import the signed intermediate into %s/' % mount)
                 if not self.check_mode:
-                    self._set_signed(mount, offline, root_chain)
+                    self._set_signed(mount, offline, root_chain, make_default=True)
                     chain = self._ca_chain(mount)
             else:
                 self._record(key, _describe(chain), _describe(chain), None)
@@ -666,11 +667,16 @@ class VaultPkiReconciler:
         chain = self._ca_chain(mount)
         self.result.update(intermediate_certificate=chain[0] if chain else None, ca_chain=chain)
 
-    def _set_signed(self, mount, certificate, root_chain):
+    def _set_signed(self, mount, certificate, root_chain, make_default=False):
         bundle = _normalize_pem(certificate) + ''.join(c for c in root_chain if c not in certificate)
-        self.session.call('%s/intermediate/set-signed' % mount, 'update',
-                          self.session.client.secrets.pki.set_signed_intermediate, certificate=bundle,
-                          mount_point=mount)
+        response = self.session.call('%s/intermediate/set-signed' % mount, 'update',
+                                     self.session.client.secrets.pki.set_signed_intermediate, certificate=bundle,
+                                     mount_point=mount)
+        imported = ((response or {}).get('data') or {}).get('imported_issuers') or []
+        if make_default and imported:
+            # Vault keeps the old default issuer when another one is imported: without this the
+            # role would go on signing with the replaced intermediate.
+            self.session.write('%s/config/issuers' % mount, {'default': imported[0]})
 
     def _ensure_role(self):
         role = self.desired['role']
@@ -766,8 +772,7 @@ class VaultPkiReconciler:
         have_view = None
         if role is not None:
             have_view = dict((k, role.get(k)) for k in want)
-            if 'audience' in want and have_view.get('audience') in ('', None):
-                have_view['audience'] = None
+            have_view['audience'] = have_view.get('audience') or ''
         same = have_view is not None and all(
             (sorted(have_view.get(k) or []) == sorted(v)) if isinstance(v, list) else have_view.get(k) == v
             for k, v in want.items())

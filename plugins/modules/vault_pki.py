@@ -14,7 +14,7 @@ short_description: Set up HashiCorp Vault as the CA of an Istio mesh (for cert-m
 version_added: 0.1.0
 description:
   - Ensures, with hvac, everything Vault needs so that cert-manager's vault C(ClusterIssuer) can sign
-    istio-csr's workload certificates
+    istio-csr's workload certificates.
   - A root PKI mount with a root generated inside Vault, or an existing external root (O(external_root)).
   - An intermediate PKI mount whose intermediate is generated inside Vault (C(internal), the private key
     never leaves Vault), signed by the root and set; max lease TTLs tuned on both mounts.
@@ -204,6 +204,7 @@ options:
         description:
           - Service account token Vault uses to call the TokenReview API. Omit when Vault runs in the
             cluster and uses its own token. Vault never returns it, so only whether one is set is compared.
+          - Vault replaces the whole config on each write, so omitting it removes a JWT set earlier.
         type: str
       update_token_reviewer_jwt:
         description: V(on_create) sends the JWT only when the config changes; V(always) rewrites it on every run.

@@ -20,7 +20,8 @@ messages, so hvac talks to it exactly as it talks to Vault:
 * ``sys/auth`` (list, enable, disable) and the Kubernetes auth method's ``config`` and ``role/<name>``;
 * the PKI secrets engine: ``root/generate/{internal,exported}``,
   ``intermediate/generate/{internal,exported}``, ``root/sign-intermediate``,
-  ``intermediate/set-signed``, ``issuers``, ``issuer/<ref>``, ``cert/ca``, ``cert/ca_chain``,
+  ``intermediate/set-signed`` (the first issuer becomes the default; later ones do not),
+  ``config/issuers``, ``issuers``, ``issuer/<ref>``, ``cert/ca``, ``cert/ca_chain``,
   ``ca/pem``, ``ca_chain``, ``roles`` and ``sign/<role>``. Keys and certificates are real
   (``cryptography``); ``sign/<role>`` enforces ``require_cn``, the role's key type and size,
   allowed URI SANs (Vault's glob: ``*`` matches any run of characters), IP SANs, DNS names
@@ -481,6 +482,8 @@ class PkiBackend:
             return Route(lambda r: self.read_ca(rest == 'cert/ca_chain'))
         if rest in ('ca/pem', 'ca_chain', 'ca') and op == 'read':
             return Route(lambda r: self.raw_ca(rest))
+        if rest == 'config/issuers' and op in ('read', 'create', 'update'):
+            return Route(self.config_issuers)
         if rest == 'root' and op == 'delete':
             return Route(self.delete_root, sudo=True)
         return None
@@ -693,10 +696,18 @@ class PkiBackend:
             imported.append(issuer_id)
             mapping[issuer_id] = key_id or ''
         first = ([i for i, v in self.issuers.items() if v['cert'] == certs[0]] or [None])[0]
-        if not self.default_issuer or imported and first in imported:
+        if not self.default_issuer:  # Vault keeps an existing default: config/issuers changes it
             self.default_issuer = first
         return _response({'imported_issuers': imported or None, 'imported_keys': None, 'mapping': mapping,
                           'existing_issuers': existing or None, 'existing_keys': None}, request.warnings)
+
+    def config_issuers(self, request):
+        if request.operation != 'read':
+            _known(request, ('default', 'default_follows_latest_issuer'))
+            if request.get('default') is not None:
+                self.default_issuer = self._issuer(request.get('default'))[0]
+        return _response({'default': self.default_issuer or '', 'default_follows_latest_issuer': False},
+                         request.warnings)
 
     def list_issuers(self):
         if not self.issuers:

@@ -228,3 +228,17 @@ def test_command_line_serves_until_terminated(tmp_path):
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_set_signed_keeps_an_existing_default_issuer_until_config_issuers_changes_it(vault_emulator):
+    client = vault_emulator.client()
+    _mesh_pki(client)
+    before = client.read('pki_int/config/issuers')['data']['default']
+    csr = client.secrets.pki.generate_intermediate('internal', 'next', mount_point='pki_int',
+                                                   extra_params={'key_type': 'ec'})['data']['csr']
+    signed = client.secrets.pki.sign_intermediate(csr, 'next', mount_point='pki', extra_params={'ttl': '100h'})['data']
+    imported = client.secrets.pki.set_signed_intermediate(signed['certificate'], mount_point='pki_int')
+    new_id = imported['data']['imported_issuers'][0]
+    assert client.read('pki_int/config/issuers')['data']['default'] == before != new_id
+    client.write_data('pki_int/config/issuers', data={'default': new_id})
+    assert client.read('pki_int/cert/ca')['data']['certificate'].strip() == signed['certificate'].strip()

@@ -27,9 +27,25 @@ SPIFFE = 'spiffe://cluster.local/ns/bookinfo/sa/reviews'
 
 def module_args(vault, **extra):
     args = dict(url=vault.url, token=vault.root_token, trust_domain='cluster.local', ca_key_type='ec',
-                kubernetes_auth=dict(host='https://kubernetes.default.svc:443', token_reviewer_jwt=JWT))
+                kubernetes_auth=dict(host='https://kubernetes.default.svc:443', token_reviewer_jwt=JWT,
+                                     ca_cert=KUBE_CA_PEM))
     args.update(extra)
     return args
+
+
+def _kube_ca_pem():
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'kubernetes')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    # as users paste it: indented, without the trailing newline
+    return cert.public_bytes(serialization.Encoding.PEM).decode().strip()
+
+
+KUBE_CA_PEM = _kube_ca_pem()
 
 
 def run_module(module, args, check_mode=False):
@@ -323,3 +339,57 @@ def test_trust_check_on_an_empty_mount_says_to_run_vault_pki_first(vault_emulato
     out = run_module(vault_trust_check, {'url': vault_emulator.url, 'token': vault_emulator.root_token,
                                          'mesh_roots': [root.public_bytes(serialization.Encoding.PEM).decode()]})
     assert 'has no CA certificate yet: run certmesh.istio.vault_pki first' in out['msg']
+
+
+def test_root_in_another_vault_mount_signs_the_intermediate_and_is_left_alone(vault_emulator):
+    client = vault_emulator.client()
+    client.sys.enable_secrets_engine('pki', path='corp-root', config={'max_lease_ttl': '175200h'})
+    root_pem = client.secrets.pki.generate_root('internal', 'Corp Root', mount_point='corp-root',
+                                                extra_params={'ttl': '175200h', 'key_type': 'ec'})['data']['certificate']
+    args = module_args(vault_emulator, external_root={'certificate': root_pem, 'mount': 'corp-root'})
+    out = run_module(vault_pki, args)
+    assert out['changed'] is True, out
+    assert 'mount corp-root/' not in out['diff']['after'] and 'pki/' not in client.sys.list_mounted_secrets_engines()['data']
+    assert client.sys.read_mount_configuration('corp-root')['data']['max_lease_ttl'] == 175200 * 3600
+    assert run_module(vault_pki, args)['changed'] is False
+    trust = run_module(vault_trust_check, {'url': vault_emulator.url, 'token': vault_emulator.root_token,
+                                           'mesh_roots': [root_pem]})
+    assert trust['trusted'] is True, trust
+
+
+def test_a_newly_signed_offline_intermediate_replaces_the_old_one(vault_emulator):
+    root_key, root_cert = _mesh_root()
+    root_pem = root_cert.public_bytes(serialization.Encoding.PEM).decode()
+    args = module_args(vault_emulator, external_root={'certificate': root_pem}, key_type='ec')
+    csr = run_module(vault_pki, args)['intermediate_csr']
+    args['external_root']['signed_intermediate'] = _sign_intermediate_offline(root_key, root_cert, csr, days=30)
+    first = run_module(vault_pki, args)
+    renewed = _sign_intermediate_offline(root_key, root_cert, csr, days=1825)
+    args['external_root']['signed_intermediate'] = renewed
+    second = run_module(vault_pki, args)
+    assert second['changed'] is True and second['intermediate_certificate'].strip() == renewed.strip()
+    assert second['intermediate_certificate'] != first['intermediate_certificate']
+    leaf = vault_emulator.sign_workload_csr(second['issuer_path'], SPIFFE, key_type='ec')
+    assert leaf['data']['issuing_ca'].strip() == renewed.strip()
+    assert run_module(vault_pki, args)['changed'] is False
+
+
+def test_update_token_reviewer_jwt_always_rewrites_it_on_every_run(vault_emulator):
+    args = module_args(vault_emulator)
+    args['kubernetes_auth'] = dict(args['kubernetes_auth'], update_token_reviewer_jwt='always')
+    run_module(vault_pki, args)
+    again = run_module(vault_pki, args)
+    assert again['changed'] is True
+    assert again['changes'] == ['update auth/kubernetes/config']
+    assert JWT not in json.dumps(again)
+
+
+def test_omitting_the_audience_later_removes_it(vault_emulator):
+    args = module_args(vault_emulator)
+    args['kubernetes_auth'] = dict(args['kubernetes_auth'], audience='vault://vault-issuer')
+    run_module(vault_pki, args)
+    role = vault_emulator.client().auth.kubernetes.read_role('cert-manager')
+    assert role['audience'] == 'vault://vault-issuer'
+    args['kubernetes_auth'].pop('audience')
+    assert run_module(vault_pki, args)['changed'] is True
+    assert vault_emulator.client().auth.kubernetes.read_role('cert-manager')['audience'] == ''

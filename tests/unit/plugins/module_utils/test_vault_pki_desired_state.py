@@ -88,7 +88,7 @@ def test_kubernetes_auth_binds_cert_managers_service_account_to_the_policy():
     assert auth['mount'] == 'kubernetes' and auth['role_name'] == 'cert-manager'
     assert auth['role'] == {'bound_service_account_names': ['cert-manager'],
                             'bound_service_account_namespaces': ['cert-manager'],
-                            'token_policies': ['cert-manager-istio-mesh'], 'token_ttl': 1200}
+                            'token_policies': ['cert-manager-istio-mesh'], 'token_ttl': 1200, 'audience': ''}
     assert auth['config']['kubernetes_host'] == 'https://k8s:6443'
 
 
