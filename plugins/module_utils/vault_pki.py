@@ -627,6 +627,13 @@ class VaultPkiReconciler:
                     chain = self._ca_chain(mount)
             else:
                 self._record(key, _describe(chain), _describe(chain), None)
+            if root['managed'] and root_chain and chain:
+                trust = intermediate_trust(chain, root_chain)
+                if not trust['trusted']:
+                    self.warnings.append(
+                        'the intermediate in %s/ does not chain to the root in %s/ (%s); it is left as it is: check '
+                        'it with certmesh.istio.vault_trust_check before istio-csr uses it'
+                        % (mount, root['mount'], '; '.join(trust['problems'])))
             self.result.update(intermediate_certificate=chain[0] if chain else None, ca_chain=chain)
             return
         if offline:

@@ -393,3 +393,14 @@ def test_omitting_the_audience_later_removes_it(vault_emulator):
     args['kubernetes_auth'].pop('audience')
     assert run_module(vault_pki, args)['changed'] is True
     assert vault_emulator.client().auth.kubernetes.read_role('cert-manager')['audience'] == ''
+
+
+def test_intermediate_not_under_the_managed_root_is_left_alone_with_a_warning(vault_emulator):
+    args = module_args(vault_emulator)
+    first = run_module(vault_pki, args)
+    client = vault_emulator.client()
+    client.secrets.pki.delete_root(mount_point='pki')  # someone replaced the root by hand
+    client.secrets.pki.generate_root('internal', 'another root', mount_point='pki', extra_params={'key_type': 'ec'})
+    again = run_module(vault_pki, args)
+    assert again['intermediate_certificate'] == first['intermediate_certificate']
+    assert 'does not chain to the root in pki/' in json.dumps(again['warnings'])  # WarningSummary in 2.19
