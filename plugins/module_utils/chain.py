@@ -101,8 +101,9 @@ def _validation_time(at, certs):
     """``at`` when every certificate is valid then; otherwise a moment inside all their validity
     windows, so the validator judges names and signatures while this module reports the
     validity problems itself (one clear ``expired`` instead of an opaque refusal)."""
-    start = max(cert.not_valid_before_utc for cert in certs)
-    end = min(cert.not_valid_after_utc for cert in certs)
+    windows = [pki.facts(cert) for cert in certs]
+    start = max(found["not_before"] for found in windows)
+    end = min(found["not_after"] for found in windows)
     if start <= at <= end:
         return at
     if start > end:

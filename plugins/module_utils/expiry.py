@@ -333,44 +333,44 @@ def classify_records(records, at=None, warn_within=None, critical_within=None,
     critical = parse_threshold(critical_within)
     max_fixed = pki.parse_duration(issuer_max_duration) if issuer_max_duration else None
     issued_max = {}
+    known = []
     for item in records:
         cert = item["cert"]
-        if cert is None:
+        # One parse per record: thousands of certificates would overflow pki's facts cache.
+        found = pki.facts(cert) if cert is not None else None
+        known.append(found)
+        if found is None or cert.subject == cert.issuer:
             continue
-        lifetime = (cert.not_valid_after_utc - cert.not_valid_before_utc).total_seconds()
-        for ident in _issuer_keys(cert):
-            if lifetime > issued_max.get(ident, 0) and not _is_self_signed(cert):
+        lifetime = (found["not_after"] - found["not_before"]).total_seconds()
+        for ident in _issuer_keys(cert, found):
+            if lifetime > issued_max.get(ident, 0):
                 issued_max[ident] = lifetime
     entries = []
-    for item in records:
-        entries.append(_entry(item, at, warn, critical, max_fixed, issued_max))
+    for item, found in zip(records, known):
+        entries.append(_entry(item, found, at, warn, critical, max_fixed, issued_max))
     entries.sort(key=lambda e: (e["not_after"] or "", e["cluster"] or "", e["namespace"] or "",
                                 e["name"] or ""))
     return entries
 
 
-def _is_self_signed(cert):
-    return cert.subject == cert.issuer
-
-
-def _issuer_keys(cert):
+def _issuer_keys(cert, found):
     """Identities of the issuer: its name, and its key identifier when the AKI is present."""
-    keys = [("name", cert.issuer.public_bytes())]
-    aki = pki.facts(cert).get("aki")
+    keys = [("name", cert.issuer)]
+    aki = found.get("aki")
     if aki:
         keys.append(("key", aki))
     return keys
 
 
-def _subject_keys(cert):
-    keys = [("name", cert.subject.public_bytes())]
-    ski = pki.facts(cert).get("ski")
+def _subject_keys(cert, found):
+    keys = [("name", cert.subject)]
+    ski = found.get("ski")
     if ski:
         keys.append(("key", ski))
     return keys
 
 
-def _entry(item, at, warn, critical, max_fixed, issued_max):
+def _entry(item, found, at, warn, critical, max_fixed, issued_max):
     cert = item["cert"]
     entry = {
         "cluster": item.get("cluster"),
@@ -388,7 +388,7 @@ def _entry(item, at, warn, critical, max_fixed, issued_max):
     if cert is None:
         entry.update(status="invalid", reason=item["error"])
         return entry
-    found = pki.facts(cert)
+    uris = found["sans"]["uri"]
     entry.update({
         "subject": found["subject"] or found["display"],
         "issuer": cert.issuer.rfc4514_string(),
@@ -397,7 +397,7 @@ def _entry(item, at, warn, critical, max_fixed, issued_max):
         "not_after": pki.iso(found["not_after"]),
         "is_ca": bool(found["bc"] and found["bc"].ca),
         "fingerprint_sha256": found["fingerprint"],
-        "spiffe_id": pki.spiffe_id_of(cert),
+        "spiffe_id": uris[0] if len(uris) == 1 and uris[0].lower().startswith("spiffe:") else None,
         "dns_names": list(found["sans"]["dns"]),
     })
     renew_before = None
@@ -412,7 +412,7 @@ def _entry(item, at, warn, critical, max_fixed, issued_max):
     if entry["is_ca"] and status not in ("expired", "invalid"):
         longest = max_fixed
         if longest is None:
-            longest = max([issued_max.get(ident, 0) for ident in _subject_keys(cert)] or [0]) or None
+            longest = max([issued_max.get(ident, 0) for ident in _subject_keys(cert, found)] or [0]) or None
         if longest and found["not_after"] < at + _seconds(longest):
             reasons.append("the CA expires %s, before a certificate it may issue now (up to %s) "
                            "would: rotate the CA or shorten issued lifetimes"

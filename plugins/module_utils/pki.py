@@ -377,11 +377,15 @@ def extension(cert, ext_class):
 # kept (by certificate value) in a small bounded cache.
 _FACTS = {}
 _FACTS_BY_ID = {}
+_SAN_KINDS = {}
 _FACTS_MAX = 8192
 
 
 def facts(cert):
     """Parsed facts of one certificate (cached): a dict used by the checks and summaries."""
+    if not _SAN_KINDS:
+        _SAN_KINDS.update({x509.DNSName: "dns", x509.UniformResourceIdentifier: "uri",
+                           x509.IPAddress: "ip", x509.RFC822Name: "email"})
     entry = _FACTS_BY_ID.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
@@ -398,10 +402,10 @@ def facts(cert):
     san = values.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     sans = {"dns": [], "uri": [], "ip": [], "email": []}
     if san is not None:
-        sans["dns"] = san.get_values_for_type(x509.DNSName)
-        sans["uri"] = san.get_values_for_type(x509.UniformResourceIdentifier)
-        sans["ip"] = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-        sans["email"] = san.get_values_for_type(x509.RFC822Name)
+        for general_name in san:
+            kind = _SAN_KINDS.get(type(general_name))
+            if kind is not None:
+                sans[kind].append(str(general_name.value) if kind == "ip" else general_name.value)
     names = _eku_names()
     subject = cert.subject.rfc4514_string()
     display = subject
@@ -418,7 +422,7 @@ def facts(cert):
         "eku_oids": None if eku is None else list(eku),
         "eku": None if eku is None else [names.get(oid, oid.dotted_string) for oid in eku],
         "sans": sans,
-        "key": _key_info(cert),
+        "key": None,  # computed on first use by key_info(): loading the key costs
         "subject": subject,
         "display": display,
         "serial": serial if len(serial) % 2 == 0 else "0" + serial,
@@ -470,7 +474,10 @@ def subject_alt_names(cert):
 
 def key_info(cert):
     """``(type, size, curve)``: ``("RSA", 2048, None)``, ``("EC", 256, "secp256r1")``..."""
-    return facts(cert)["key"]
+    found = facts(cert)
+    if found["key"] is None:
+        found["key"] = _key_info(cert)
+    return found["key"]
 
 
 def _key_info(cert):
@@ -524,7 +531,7 @@ def summary(cert, at=None):
     if static is None:
         found = facts(cert)
         bc = found["bc"]
-        key_type, key_size, curve = found["key"]
+        key_type, key_size, curve = key_info(cert)
         sans = found["sans"]
         static = {
             "subject": found["subject"],

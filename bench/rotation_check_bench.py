@@ -1,0 +1,182 @@
+"""Benchmark: certmesh.istio rotation_check over 10,000 certificates, from files and from
+Kubernetes Secrets served by the test emulator, against one
+``community.crypto.x509_certificate_info`` call per certificate.
+
+In one process run it:
+
+* writes 10,000 PEM files (24h workload SVIDs and 90-day gateway certificates at various ages)
+  and times ``expiry.scan_paths`` + ``expiry.rotation_result`` (what the module does for
+  ``paths``);
+* starts ``tests/emulators/kube_api.py`` (HTTPS, in-process), stores 10,000 TLS Secrets in
+  100 namespaces, and times ``kube.api_client`` + ``kube.records_for_cluster`` +
+  ``expiry.rotation_result`` through kubernetes.core's client (what the module does for
+  ``clusters``); target under 5 s;
+* runs ``ansible-playbook`` looping ``community.crypto.x509_certificate_info`` over a small and
+  a larger sample of the files; the difference gives the cost of one call, extrapolated to
+  10,000 certificates.
+
+Run from the repository root:
+
+    .venv/bin/python bench/rotation_check_bench.py [--certificates 10000] [--no-kube] [--no-ansible]
+"""
+
+import argparse
+import base64
+import datetime
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / ".build" / "collections"), str(ROOT)]
+
+from ansible_collections.certmesh.istio.plugins.module_utils import expiry, kube  # noqa: E402
+from tests.support.pki_factory import (  # noqa: E402
+    days, hours, make_gateway_cert, make_intermediate, make_key, make_root, make_workload_svid, now,
+)
+
+
+def build_certificates(count):
+    root = make_root("bench mesh root")
+    inter = make_intermediate(root, "bench cluster intermediate")
+    key = make_key("ec", cached=False)
+    certs = []
+    start = now()
+    for number in range(count):
+        if number % 5 == 0:  # one in five is a gateway certificate, at any age up to 100 days
+            cert = make_gateway_cert(inter, dns_names=["svc%d.example.com" % number], key=key,
+                                     not_before=start - days(number % 100))
+        else:  # workload SVIDs, 0 to 30 hours old
+            cert = make_workload_svid(inter, "cluster.local", "ns%d" % (number % 100), "sa%d" % number,
+                                      key=key, not_before=start - hours(number % 31))
+        certs.append(cert)
+    return root, inter, certs
+
+
+def bench_files(folder, certs):
+    for number, cert in enumerate(certs):
+        sub = folder / ("ns%d" % (number % 100))
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / ("cert%d.pem" % number)).write_text(cert.pem)
+    start, cpu = time.perf_counter(), time.process_time()
+    result = expiry.rotation_result(expiry.scan_paths([str(folder)]))
+    return time.perf_counter() - start, time.process_time() - cpu, result
+
+
+def bench_kube(folder, certs):
+    from tests.emulators.kube_api import KubeAPIEmulator
+    emulator = KubeAPIEmulator(tls=True, controllers=[])
+    emulator.start()
+    try:
+        key_pem = base64.b64encode(certs[0].key_pem.encode()).decode()
+        namespaces = sorted(set("ns%d" % (n % 100) for n in range(len(certs))))
+        for namespace in namespaces:
+            emulator.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        loading = time.perf_counter()
+        for number, cert in enumerate(certs):
+            emulator.create({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                             "metadata": {"namespace": "ns%d" % (number % 100), "name": "tls-%d" % number},
+                             "data": {"tls.crt": base64.b64encode(cert.pem.encode()).decode(), "tls.key": key_pem}})
+        loading = time.perf_counter() - loading
+        kubeconfig = emulator.write_kubeconfig(folder / "kubeconfig.yaml", cluster="bench", context="bench")
+        os.environ["TMPDIR"] = str(folder)  # kubernetes.core's discovery cache
+        start, cpu = time.perf_counter(), time.process_time()
+        client = kube.api_client({"kubeconfig": str(kubeconfig), "context": "bench"})
+        records = kube.records_for_cluster("bench", client)
+        listed = time.perf_counter() - start
+        result = expiry.rotation_result(records)
+        # CPU time of this process includes the in-process emulator serving the list.
+        return time.perf_counter() - start, time.process_time() - cpu, listed, loading, result
+    finally:
+        emulator.stop()
+
+
+PLAYBOOK = """- hosts: localhost
+  gather_facts: false
+  connection: local
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: One x509_certificate_info call per certificate
+      community.crypto.x509_certificate_info:
+        path: "{{ item }}"
+      loop: "{{ files }}"
+"""
+
+
+def bench_ansible(folder, files):
+    playbook = folder / "info.yml"
+    playbook.write_text(PLAYBOOK)
+    playbook_bin = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) \
+        or shutil.which("ansible-playbook")
+    if playbook_bin is None:
+        return None
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.null",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_LOCALHOST_WARNING="false")
+
+    def run(sample):
+        listing = folder / ("files-%d.yml" % len(sample))
+        listing.write_text("files:\n" + "".join("  - %s\n" % path for path in sample))
+        start = time.perf_counter()
+        done = subprocess.run([playbook_bin, "-i", "localhost,", str(playbook), "-e", "@%s" % listing],
+                              capture_output=True, text=True, env=env, cwd=str(ROOT), check=False)
+        if done.returncode != 0:
+            raise RuntimeError("ansible-playbook failed: %s" % (done.stdout + done.stderr)[-2000:])
+        return time.perf_counter() - start
+
+    small, large = files[:5], files[:45]
+    small_time, large_time = run(small), run(large)
+    per_call = (large_time - small_time) / (len(large) - len(small))
+    return per_call, small_time, large_time, len(small), len(large)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--certificates", type=int, default=10000)
+    parser.add_argument("--no-kube", action="store_true", help="skip the emulator-backed figure")
+    parser.add_argument("--no-ansible", action="store_true", help="skip the x509_certificate_info comparison")
+    args = parser.parse_args(argv)
+    count = args.certificates
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="rotation-bench-"))
+    try:
+        print("building %d certificates..." % count)
+        _root, _inter, certs = build_certificates(count)
+        files_time, files_cpu, result = bench_files(folder / "pki", certs)
+        counts = result["summary"]["counts"]
+        print("rotation_check core, files: %d certificates in %.2f s wall (%.2f s CPU) = %.0f certificates/s (%s)"
+              % (result["summary"]["total"], files_time, files_cpu, result["summary"]["total"] / files_time,
+                 ", ".join("%s %d" % item for item in counts.items())))
+        kube_time = None
+        if not args.no_kube:
+            kube_time, kube_cpu, listed, loading, kube_result = bench_kube(folder, certs)
+            print("rotation_check core, %d TLS Secrets from the emulator via kubernetes.core: %.2f s wall "
+                  "(list and parse %.2f s, classify %.2f s; %.2f s CPU including the in-process emulator; "
+                  "loading the emulator took %.1f s, not counted) - target under 5 s: %s"
+                  % (kube_result["summary"]["total"], kube_time, listed, kube_time - listed, kube_cpu, loading,
+                     "met" if kube_time < 5 else "NOT met"))
+        if not args.no_ansible:
+            files = sorted(str(p) for p in (folder / "pki").rglob("*.pem"))
+            measured = bench_ansible(folder, files)
+            if measured is None:
+                print("ansible-playbook not found: no comparison")
+            else:
+                per_call, small_time, large_time, small, large = measured
+                total = per_call * count
+                print("community.crypto.x509_certificate_info: %d calls %.2f s, %d calls %.2f s -> %.3f s "
+                      "per call, extrapolated to %d certificates: %.0f s"
+                      % (small, small_time, large, large_time, per_call, count, total))
+                print("ratio: rotation_check over files is %.0fx faster than one x509_certificate_info "
+                      "call per certificate" % (total / files_time))
+                if kube_time:
+                    print("ratio: rotation_check over emulator Secrets is %.0fx faster" % (total / kube_time))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
