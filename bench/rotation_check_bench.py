@@ -22,7 +22,6 @@ Run from the repository root:
 
 import argparse
 import base64
-import datetime
 import os
 import pathlib
 import shutil

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Chain verification for the mesh: RFC 5280 path validation through
 ``cryptography.x509.verification`` plus the checks it does not do (SPIFFE X.509-SVID rules,
 trust domain, DNS names per purpose, key strength, lifetime margin).

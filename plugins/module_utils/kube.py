@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes reads for certmesh.istio's own modules, through kubernetes.core's client so that
 clusters are configured exactly as for ``kubernetes.core.k8s`` (kubeconfig, context, host,
 api_key, validate_certs... and the K8S_AUTH_* environment variables).

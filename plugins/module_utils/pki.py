@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load PEM certificates with precise error messages, summarise them, parse SPIFFE IDs and
 durations. Pure functions over ``cryptography``; nothing here reads Ansible variables, and no
 function ever returns or prints private key material."""

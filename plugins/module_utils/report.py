@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: certmesh developers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render one rotation result (``{certificates, summary, at}``) as JSON, JUnit XML, Markdown
 and HTML with an inline SVG expiry timeline, for AWX artefacts and CI test reports."""
 

@@ -88,8 +88,7 @@ def test_rotation_check_classifies_the_cluster_now_and_two_months_later(mesh_clu
     assert gateway_later["status"] == "renew_soon" and "renewBefore 30d" in gateway_later["reason"]
 
 
-def test_the_rotation_check_module_covers_two_clusters_and_writes_reports(mesh_cluster, kube_emulator_factory,
-                                                                            capsys, tmp_path):
+def test_the_rotation_check_module_covers_two_clusters_and_writes_reports(mesh_cluster, capsys, tmp_path):
     cluster, _mesh = mesh_cluster
     result = _run(rotation_check, capsys, clusters=[
         {"name": "east", "kubeconfig": cluster.kubeconfig, "context": cluster.context},
