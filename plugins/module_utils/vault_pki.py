@@ -477,10 +477,17 @@ def read_ca_chain(session, mount):
     """The default issuer of a PKI mount and its parents, as PEMs (the issuer first)."""
     response = session.read('%s/cert/ca_chain' % mount) or {}
     data = response.get('data') or {}
-    chain = data.get('ca_chain')
-    if isinstance(chain, list) and chain:
-        return [_normalize_pem(c) for c in chain]
-    return _split_pem(data.get('certificate') or '')
+    # Vault answers the full chain in ca_chain (a PEM string; some versions a list) and, in
+    # certificate, the issuer's chain - which is empty for a self-signed root on older versions.
+    full = data.get('ca_chain')
+    if isinstance(full, list):
+        full = '\n'.join(full)
+    chain = _split_pem(full or '') or _split_pem(data.get('certificate') or '')
+    unique = []
+    for pem in chain:
+        if pem not in unique:
+            unique.append(pem)
+    return unique
 
 
 def read_intermediate_chain(session, mount):

@@ -730,7 +730,7 @@ class PkiBackend:
         data = {'certificate': '\n'.join(chain) if with_chain else chain[0], 'revocation_time': 0,
                 'revocation_time_rfc3339': '', 'issuer_id': issuer_id}
         if with_chain:
-            data['ca_chain'] = chain
+            data['ca_chain'] = '\n'.join(chain)  # one PEM string, as path_fetch.go answers
         return _response(data)
 
     def raw_ca(self, which):
