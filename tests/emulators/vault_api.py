@@ -1254,8 +1254,7 @@ class VaultEmulator:
             raise _bad('plugin not found in the catalog: %s' % mount_type)
         for existing in table:
             if key.startswith(existing) or existing.startswith(key):
-                prefix = 'auth/' if kind == 'auth' else ''
-                raise _bad('path is already in use at %s%s' % (prefix, existing))
+                raise _bad('path is already in use at %s' % existing)  # auth mounts too: no auth/ prefix
         options = request.get('options') or None
         table[key] = Mount(key, mount_type, request.get('description') or '', request.get('config') or {}, options,
                            kind=kind)
