@@ -1203,8 +1203,8 @@ class VaultEmulator:
             return Route(lambda r: self._mount(r, namespace, m.group(1), namespace.mounts, 'secret'))
         m = re.fullmatch(r'auth/(.+)', rest)
         if m:
-            return Route(lambda r: self._mount(r, namespace, m.group(1), namespace.auth, 'auth'),
-                         sudo=op in ('update', 'delete'))
+            # sys/auth/* is in the system backend's PathsSpecial.Root: every operation needs sudo
+            return Route(lambda r: self._mount(r, namespace, m.group(1), namespace.auth, 'auth'), sudo=True)
         if rest in ('policies/acl', 'policy') and op == 'list':
             return Route(lambda r: _response({'keys': sorted(namespace.policies) + ['root'],
                                               'policies': sorted(namespace.policies) + ['root']}))
