@@ -10,7 +10,8 @@ The API is three functions plus a bundle helper::
     pem = bundle(svid, inter)                            # PEM text, leaf first
 
 Every builder accepts ``key_type`` (``"ec"``, ``"rsa"``, ``"ed25519"``), ``key_size`` (RSA bits
-or EC curve size 256/384/521), ``key`` (reuse a private key: keys are slow to make), validity
+or EC curve size 256/384/521), ``key`` (reuse a private key: keys are slow to make; by default
+one cached key per type and role, ``key_slot`` = root/intermediate/leaf), validity
 (``not_before``/``not_after`` or ``lifetime`` from ``not_before``, default now - 1h), and the
 extensions as plain keywords. ``None`` for an extension argument leaves it out.
 """
@@ -82,9 +83,11 @@ class Issued:
         return "Issued(%s)" % self.cert.subject.rfc4514_string()
 
 
-def make_key(key_type="ec", key_size=None, cached=True):
-    """A private key; cached per (type, size) unless ``cached=False`` (keys are slow to make)."""
-    ident = (key_type, key_size)
+def make_key(key_type="ec", key_size=None, cached=True, slot="leaf"):
+    """A private key; cached per (type, size, slot) unless ``cached=False`` (keys are slow to
+    make). Roots, intermediates and leaves use different slots, so their key identifiers differ
+    as they would in a real mesh."""
+    ident = (key_type, key_size, slot)
     if cached and ident in _KEY_CACHE:
         return _KEY_CACHE[ident]
     if key_type == "rsa":
@@ -137,6 +140,7 @@ def make_cert(
     aki=True,
     hash_algorithm=None,
     extensions=(),
+    key_slot="leaf",
 ):
     """Build one certificate. ``issuer=None`` makes it self-signed.
 
@@ -145,7 +149,7 @@ def make_cert(
     critical when the subject is empty (RFC 5280 4.2.1.6); ``extensions`` adds
     ``(extension, critical)`` pairs such as ``(x509.NameConstraints(...), True)``.
     """
-    key = key or make_key(key_type, key_size)
+    key = key or make_key(key_type, key_size, slot=key_slot)
     name = subject if subject is not None else _name(common_name)
     not_before = not_before or (now() - hours(1))
     not_after = not_after or (not_before + lifetime)
@@ -198,6 +202,7 @@ def make_cert(
 def make_root(common_name="certmesh mesh root", **options):
     """A self-signed mesh root CA (10 years unless ``lifetime``/``not_after`` say otherwise)."""
     options.setdefault("lifetime", days(3650))
+    options.setdefault("key_slot", "root")
     options.setdefault("is_ca", True)
     options.setdefault("key_usage", CA_KEY_USAGE)
     return make_cert(common_name, None, **options)
@@ -206,6 +211,7 @@ def make_root(common_name="certmesh mesh root", **options):
 def make_intermediate(issuer, common_name="certmesh cluster intermediate", **options):
     """An intermediate CA such as istio-csr's issuer (1 year unless told otherwise)."""
     options.setdefault("lifetime", days(365))
+    options.setdefault("key_slot", "intermediate")
     options.setdefault("is_ca", True)
     options.setdefault("key_usage", CA_KEY_USAGE)
     return make_cert(common_name, issuer, **options)

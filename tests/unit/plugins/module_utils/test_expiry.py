@@ -246,6 +246,14 @@ def test_a_ca_expiring_before_a_certificate_it_may_issue_is_flagged():
     assert entries["root"]["status"] == "ok"
 
 
+def test_a_ca_that_outlives_everything_it_issues_is_ok(mesh):
+    records = [expiry.record(c.cert, "file", n) for n, c in (
+        ("root", mesh.root), ("intermediate", mesh.intermediate), ("gateway", mesh.gateway),
+        ("svid", mesh.workload))]
+    statuses = dict((e["name"], e["status"]) for e in expiry.rotation_result(records)["certificates"])
+    assert statuses == {"root": "ok", "intermediate": "ok", "gateway": "ok", "svid": "ok"}
+
+
 def test_issuer_max_duration_applies_to_every_ca():
     root = make_root(lifetime=days(20))
     record = expiry.record(root.cert, "file", "root")
