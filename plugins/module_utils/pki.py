@@ -33,6 +33,7 @@ MAX_INPUT_BYTES = 4 * 1024 * 1024
 _PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]{1,64})-----(.*?)(?:-----END ([A-Z0-9 ]{1,64})-----|\Z)", re.S)
 _PEM_ANY_BEGIN = "-----BEGIN "
+_BEGIN_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 _CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 
@@ -108,6 +109,9 @@ def load_pem_certificates(data, origin="input"):
     text = _to_text(data, origin)
     if _PEM_ANY_BEGIN not in text:
         _raise_not_pem(text, origin)
+    fast = _load_clean_bundle(text, origin)
+    if fast is not None:
+        return fast
     found = []
     block_no = 0
     for match in _PEM_BLOCK.finditer(text):
@@ -130,6 +134,31 @@ def load_pem_certificates(data, origin="input"):
         found.append(PemCertificate(cert, origin, len(found), line))
     if not found:
         raise MalformedInput("%s: no PEM block found (expected '-----BEGIN CERTIFICATE-----')" % origin)
+    return found
+
+
+def _load_clean_bundle(text, origin):
+    """The common case in one call: only well-formed CERTIFICATE blocks. None when anything
+    is unusual, so that the block-by-block path can say precisely what and where."""
+    labels = _BEGIN_LABEL.findall(text)
+    if not labels or any(label != "CERTIFICATE" for label in labels):
+        return None
+    if text.count("-----END CERTIFICATE-----") != len(labels):
+        return None
+    try:
+        certs = x509.load_pem_x509_certificates(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    if len(certs) != len(labels):
+        return None
+    found = []
+    position = 0
+    line = 1
+    for index, cert in enumerate(certs):
+        start = text.find("-----BEGIN CERTIFICATE-----", position)
+        line += text.count("\n", position, start)
+        position = start + 1
+        found.append(PemCertificate(cert, origin, index, line))
     return found
 
 

@@ -24,7 +24,10 @@ def _malformed(value, origin="chain"):
 def test_a_bundle_loads_every_certificate_in_order(mesh):
     certs = pki.load_certificates(bundle(mesh.workload, mesh.intermediate, mesh.root))
     assert [c.cert for c in certs] == [mesh.workload.cert, mesh.intermediate.cert, mesh.root.cert]
-    assert [c.line for c in certs][0] == 1
+    leaf_lines = len(mesh.workload.pem.splitlines())
+    inter_lines = len(mesh.intermediate.pem.splitlines())
+    assert [c.line for c in certs] == [1, 1 + leaf_lines, 1 + leaf_lines + inter_lines]
+    assert [c.index for c in certs] == [0, 1, 2]
 
 
 def test_text_around_pem_blocks_is_ignored(mesh):
