@@ -131,6 +131,7 @@ def load_pem_certificates(data, origin="input"):
             cert = x509.load_pem_x509_certificate(match.group(0).encode("ascii", "replace"))
         except ValueError as exc:
             raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, _short(exc)))
+        _readable(cert, where)
         found.append(PemCertificate(cert, origin, len(found), line))
     if not found:
         raise MalformedInput("%s: no PEM block found (expected '-----BEGIN CERTIFICATE-----')" % origin)
@@ -158,8 +159,18 @@ def _load_clean_bundle(text, origin):
         start = text.find("-----BEGIN CERTIFICATE-----", position)
         line += text.count("\n", position, start)
         position = start + 1
+        _readable(cert, "%s, PEM block %d (line %d)" % (origin, index + 1, line))
         found.append(PemCertificate(cert, origin, index, line))
     return found
+
+
+def _readable(cert, where):
+    """Parse the extensions now (cached for later), so that an undecodable one is reported as
+    malformed input here instead of failing deep inside a check."""
+    try:
+        facts(cert)
+    except ValueError as exc:  # includes x509.DuplicateExtension
+        raise MalformedInput("%s: certificate with an undecodable extension (%s)" % (where, _short(exc)))
 
 
 def _short(exc):

@@ -94,6 +94,15 @@ def test_a_truncated_block_is_malformed(mesh):
     assert "no matching END line" in _malformed(truncated)
 
 
+def test_a_certificate_with_an_undecodable_extension_is_malformed(mesh):
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+    odd = make_leaf(mesh.intermediate, common_name="odd", basic_constraints=False, extensions=[
+        (x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, b"\x01\x02zz"), False)])
+    message = _malformed(bundle(mesh.intermediate, odd))
+    assert "PEM block 2" in message and "undecodable extension" in message
+
+
 def test_every_bad_list_item_is_reported_at_once():
     message = _malformed(["", "garbage"])
     assert "chain[0]: empty input" in message and "chain[1]: no PEM block" in message
