@@ -8,8 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import json
+import math
 import os
 from xml.sax.saxutils import escape, quoteattr
 
@@ -97,37 +97,49 @@ def to_markdown(result, timeline_file=None):
     return "\n".join(lines) + "\n"
 
 
+_TICKS = ((3600, "1h"), (86400, "1d"), (7 * 86400, "7d"), (30 * 86400, "30d"),
+          (90 * 86400, "90d"), (365 * 86400, "1y"), (5 * 365 * 86400, "5y"), (10 * 365 * 86400, "10y"))
+
+
+def _log_scale(seconds):
+    """Symmetric log of a time offset from now, in hours: mesh certificates (hours), gateway
+    certificates (months) and roots (years) all stay visible on one axis."""
+    return math.copysign(math.log10(1.0 + abs(seconds) / 3600.0), seconds)
+
+
 def timeline_svg(result, rows=TIMELINE_ROWS):
     """Horizontal bars from not_before to not_after for the ``rows`` soonest-expiring
-    certificates, coloured by status, with a line at the evaluation time."""
+    certificates, coloured by status, on a logarithmic time axis centred on the evaluation
+    time (ticks at 1h, 1d, 7d, 30d, 90d, 1y... before and after it)."""
     entries = [e for e in by_expiry(result["certificates"]) if e.get("not_after")][:rows]
-    width, left_margin, row_height, top = 960, 320, 18, 30
+    width, left_margin, row_height, top = 960, 320, 18, 34
     height = top + row_height * max(len(entries), 1) + 30
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
            'font-size="11" role="img" aria-label="Certificate expiry timeline">' % (width, height),
-           '<title>Certificate expiry timeline (%d soonest of %d)</title>'
+           '<title>Certificate expiry timeline (%d soonest of %d, logarithmic time axis)</title>'
            % (len(entries), len(result["certificates"]))]
     if not entries:
         out.append('<text x="10" y="20">No certificate with a validity period.</text></svg>')
         return "\n".join(out)
     at = pki.parse_time(result.get("at"))
-    starts = [pki.parse_time(e["not_before"]) for e in entries]
-    ends = [pki.parse_time(e["not_after"]) for e in entries]
-    # Window: from now minus a little to the latest expiry shown, so short-lived mesh
-    # certificates are not squeezed into a pixel by a ten-year root.
-    latest = max(ends + [at])
-    first_end = min(ends + [at])
-    earliest = first_end - (latest - first_end) * 0.05 - datetime.timedelta(minutes=1)
-    span = max((latest - earliest).total_seconds(), 1.0)
+    offsets = [((pki.parse_time(e["not_before"]) - at).total_seconds(),
+                (pki.parse_time(e["not_after"]) - at).total_seconds()) for e in entries]
+    # The past reaches back to the start of the expired certificates shown (or one hour); the
+    # old not_before dates of long-lived roots would otherwise take half of the picture.
+    low = _log_scale(min([start for start, end in offsets if end <= 0] + [-3600.0]))
+    high = _log_scale(max([end for _start, end in offsets] + [3600.0]))
     plot = width - left_margin - 20
 
-    def x_of(moment):
-        seconds = (moment - earliest).total_seconds()
-        return left_margin + max(0.0, min(1.0, seconds / span)) * plot
+    def x_of(seconds):
+        fraction = (_log_scale(seconds) - low) / max(high - low, 1e-9)
+        return left_margin + max(0.0, min(1.0, fraction)) * plot
 
-    out.append('<text x="%d" y="16">%s</text>' % (left_margin, escape(pki.iso(earliest))))
-    out.append('<text x="%d" y="16" text-anchor="end">%s</text>' % (width - 20, escape(pki.iso(latest))))
-    for number, (entry, start, end) in enumerate(zip(entries, starts, ends)):
+    for seconds, label in [(-s, "-" + t) for s, t in reversed(_TICKS)] + [(0, "now")] + list(_TICKS):
+        if low <= _log_scale(seconds) <= high:
+            x = x_of(seconds)
+            out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (x, top - 8, x, height - 24))
+            out.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>' % (x, top - 12, label))
+    for number, (entry, (start, end)) in enumerate(zip(entries, offsets)):
         y = top + number * row_height
         label = _label(entry)
         if len(label) > 48:
@@ -137,9 +149,9 @@ def timeline_svg(result, rows=TIMELINE_ROWS):
         out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>' % (
             x0, y + 2, max(x1 - x0, 2.0), row_height - 4, COLOURS.get(entry["status"], "#555"),
             escape("%s: %s, expires %s" % (label, entry["status"], entry["not_after"]))))
-    now_x = x_of(at)
+    now_x = x_of(0)
     out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-dasharray="4 3"/>'
-               % (now_x, top - 4, now_x, height - 24))
+               % (now_x, top - 8, now_x, height - 24))
     out.append('<text x="%.1f" y="%d" text-anchor="middle">now (%s)</text>' % (now_x, height - 10, escape(pki.iso(at))))
     out.append("</svg>")
     return "\n".join(out)

@@ -73,3 +73,14 @@ def test_an_empty_result_renders(tmp_path):
     assert "0 certificates" in report.to_markdown(empty)
     ET.fromstring(report.to_junit(empty))
     assert "No certificate" in report.timeline_svg(empty)
+
+
+def test_the_timeline_keeps_a_24h_svid_visible_beside_a_10_year_root():
+    mesh = MeshPKI()
+    result = expiry.rotation_result([expiry.record(mesh.workload.cert, "file", "svid"),
+                                     expiry.record(mesh.root.cert, "file", "root")])
+    svg = ET.fromstring(report.timeline_svg(result))
+    widths = [float(rect.get("width")) for rect in svg.findall("{http://www.w3.org/2000/svg}rect")]
+    assert len(widths) == 2 and widths[0] > 0.15 * widths[1]
+    ticks = [text.text for text in svg.findall("{http://www.w3.org/2000/svg}text")]
+    assert "1d" in ticks and "1y" in ticks
