@@ -117,7 +117,7 @@ def broken(message, source, name, cluster=None, namespace=None, key=None, **extr
 
 def records_from_pem(data, source, name, origin, cluster=None, namespace=None, key=None, **extra):
     try:
-        certs = pki.load_pem_certificates(data, origin)
+        certs = pki.load_pem_certificates(data, origin, skip_other_blocks=True)
     except pki.MalformedInput as exc:
         return [broken(str(exc), source, name, cluster, namespace, key, **extra)]
     out = []
@@ -129,8 +129,9 @@ def records_from_pem(data, source, name, origin, cluster=None, namespace=None, k
 
 def scan_paths(paths):
     """Records for files and directories (recursively). A directory contributes the files
-    that hold a PEM certificate (private keys beside them are skipped unread beyond their
-    header); a file named explicitly must hold certificates or it is reported ``invalid``."""
+    that hold a PEM certificate (key files beside them are skipped, and the key block of a
+    combined key-and-certificate file is never parsed); a file named explicitly must hold
+    certificates or it is reported ``invalid``."""
     out = []
     for path in paths:
         if os.path.isdir(path):

@@ -99,12 +99,14 @@ def _raise_not_pem(data, origin):
         "text nor the path of an existing file" % origin)
 
 
-def load_pem_certificates(data, origin="input"):
+def load_pem_certificates(data, origin="input", skip_other_blocks=False):
     """Parse every certificate in PEM ``data`` (str or bytes).
 
     Text outside PEM blocks (comments, ``openssl x509 -text`` output) is ignored. Raises
     MalformedInput naming ``origin``, the block number and its line for the first block that is
-    not a certificate, and when no certificate is found at all.
+    not a certificate, and when no certificate is found at all. With ``skip_other_blocks``,
+    blocks of other types (the private key of a combined key-and-certificate file) are passed
+    over unparsed instead.
     """
     text = _to_text(data, origin)
     if _PEM_ANY_BEGIN not in text:
@@ -113,6 +115,7 @@ def load_pem_certificates(data, origin="input"):
     if fast is not None:
         return fast
     found = []
+    skipped = []
     block_no = 0
     for match in _PEM_BLOCK.finditer(text):
         block_no += 1
@@ -125,6 +128,9 @@ def load_pem_certificates(data, origin="input"):
         if end_label != label:
             raise MalformedInput("%s: BEGIN %s ends with END %s" % (where, label, end_label))
         if label not in _CERT_LABELS:
+            if skip_other_blocks:
+                skipped.append(label)
+                continue
             # Never echo the body: it may be a private key.
             raise MalformedInput("%s: a %s, not a CERTIFICATE" % (where, label))
         try:
@@ -133,6 +139,8 @@ def load_pem_certificates(data, origin="input"):
             raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, _short(exc)))
         _readable(cert, where)
         found.append(PemCertificate(cert, origin, len(found), line))
+    if not found and skipped:
+        raise MalformedInput("%s: no certificate, only %s" % (origin, ", ".join(sorted(set(skipped)))))
     if not found:
         raise MalformedInput("%s: no PEM block found (expected '-----BEGIN CERTIFICATE-----')" % origin)
     return found

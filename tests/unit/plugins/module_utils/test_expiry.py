@@ -103,13 +103,21 @@ def test_a_directory_is_scanned_recursively_and_keys_are_skipped(tmp_path, mesh)
     assert all(r["error"] is None for r in records)
 
 
+def test_a_combined_key_and_certificate_file_gives_its_certificate(tmp_path, mesh):
+    combined = tmp_path / "haproxy.pem"
+    combined.write_text(mesh.gateway.key_pem + mesh.gateway.pem)
+    result = expiry.rotation_result(expiry.scan_paths([str(tmp_path)]))
+    assert [(e["name"], e["status"], e["subject"]) for e in result["certificates"]] == [
+        ("haproxy.pem", "ok", "CN=shop.example.com")]
+
+
 def test_a_named_file_without_a_certificate_is_invalid(tmp_path, mesh):
     key_file = tmp_path / "tls.key"
     key_file.write_text(mesh.workload.key_pem)
     result = expiry.rotation_result(expiry.scan_paths([str(key_file), str(tmp_path / "missing.pem")]))
     assert [e["status"] for e in result["certificates"]] == ["invalid", "invalid"]
     reasons = " ".join(e["reason"] for e in result["certificates"])
-    assert "PRIVATE KEY" in reasons and "missing.pem" in reasons
+    assert "no certificate, only PRIVATE KEY" in reasons and "missing.pem" in reasons
     assert mesh.workload.key_pem.splitlines()[1] not in reasons
 
 
