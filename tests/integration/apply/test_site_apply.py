@@ -1,0 +1,107 @@
+"""playbooks/site.yml in apply mode against the Kubernetes API emulator and the helm stand-in."""
+
+import pytest
+import yaml
+
+from tests.support.playbook import playbook_env, recap, run_playbook
+
+pytestmark = pytest.mark.slow
+
+
+def _inventory(tmp_path, clusters):
+    hosts = {}
+    for cluster in clusters:
+        hosts[cluster.name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "certmesh_kubeconfig": cluster.kubeconfig,
+            "certmesh_kube_context": cluster.context,
+        }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": {"certmesh_environment": "test"}}}))
+    return path
+
+
+@pytest.fixture
+def apply_run(tmp_path, kube_emulator_factory, helm_standin):
+    """Run site.yml against emulated clusters: ``run(clusters, *args, extra_vars)``."""
+
+    def run(clusters, *args, extra_vars=None):
+        env = playbook_env(tmp_path, **helm_standin.env)
+        env.pop("KUBECONFIG", None)
+        merged = {"certmesh_output_dir": str(tmp_path / "out")}
+        merged.update(extra_vars or {})
+        return run_playbook("playbooks/site.yml", "-i", str(_inventory(tmp_path, clusters)), *args,
+                            extra_vars=merged, tmp_path=tmp_path, env=env)
+
+    return run
+
+
+def _failure(result):
+    return result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("east", crds=False)
+    first = apply_run([cluster])
+    assert first.returncode == 0, _failure(first)
+    assert recap(first.stdout)["east"]["changed"] > 0
+
+    api = cluster.emulator
+    issuer = api.get("cert-manager.io/v1", "ClusterIssuer", "istio-ca")
+    assert issuer["spec"]["ca"]["secretName"] == "istio-ca-key-pair"
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in issuer["status"]["conditions"])
+    assert api.get("v1", "Secret", "istio-ca-key-pair", "cert-manager")["type"] == "kubernetes.io/tls"
+    certificate = api.get("cert-manager.io/v1", "Certificate", "app", "istio-system")
+    assert certificate["spec"]["renewBefore"] == "720h" and certificate["spec"]["privateKey"]["rotationPolicy"] == "Always"
+    assert api.get("v1", "Secret", "app-tls", "istio-system")["type"] == "kubernetes.io/tls"
+    assert api.get("security.istio.io/v1", "PeerAuthentication", "mesh-wide", "istio-system")["spec"]["mtls"]["mode"] == "STRICT"
+    assert api.get("networking.istio.io/v1", "Gateway", "mesh-gateway", "istio-system")["spec"]["servers"][0]["tls"]["credentialName"] == "app-tls"
+
+    second = apply_run([cluster])
+    assert second.returncode == 0, _failure(second)
+    assert recap(second.stdout)["east"]["changed"] == 0, _failure(second)
+
+    before = api.get("cert-manager.io/v1", "Certificate", "app", "istio-system")["metadata"]["resourceVersion"]
+    check = apply_run([cluster], "--check", "--diff", extra_vars={"gateway_certs_renew_before": "360h"})
+    assert check.returncode == 0, _failure(check)
+    assert recap(check.stdout)["east"]["changed"] >= 1
+    assert '-    renewBefore: 720h' in check.stdout or '"renewBefore": "720h"' in check.stdout or "720h" in check.stdout
+    assert "360h" in check.stdout
+    after = api.get("cert-manager.io/v1", "Certificate", "app", "istio-system")
+    assert after["metadata"]["resourceVersion"] == before and after["spec"]["renewBefore"] == "720h"
+
+
+def test_an_unreachable_api_server_stops_the_cluster_with_its_name(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("gone", crds=False)
+    cluster.emulator.stop()
+    result = apply_run([cluster])
+    assert result.returncode != 0
+    assert "cannot read the Kubernetes API of cluster gone" in result.stdout
+    assert "Install or upgrade Helm releases" not in result.stdout
+
+
+def test_a_wrong_context_is_reported_for_the_cluster(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("west", crds=False)
+    cluster.context = "no-such-context"
+    result = apply_run([cluster])
+    assert result.returncode != 0
+    assert "cluster west" in result.stdout and "no-such-context" in result.stdout
+
+
+def test_forbidden_issuer_names_the_cluster_and_the_object(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("locked", crds=False)
+    for verb in ("create", "patch", "update"):
+        cluster.emulator.deny(verb=verb, resource="clusterissuers")
+    result = apply_run([cluster])
+    assert result.returncode != 0
+    assert "cluster locked" in result.stdout and "ClusterIssuer istio-ca" in result.stdout, _failure(result)
+    assert "forbidden" in result.stdout
+    assert "Hand istio-csr to the sink" not in result.stdout
+
+
+def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("strict", crds=False)
+    result = apply_run([cluster], extra_vars={"gateway_certs_duration": 90})
+    assert result.returncode != 0
+    assert "cluster strict" in result.stdout and "Certificate istio-system/app" in result.stdout
