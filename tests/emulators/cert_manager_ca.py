@@ -181,7 +181,7 @@ class CertManagerCAStandIn:
         return True, "KeyPairVerified", "Signing CA verified", (ca_cert, key, chain_pem, ca_pem)
 
     def _reconcile_issuer(self, emulator, issuer):
-        ok, reason, message, _ = self._issuer_key_pair(emulator, issuer)
+        ok, reason, message, _material = self._issuer_key_pair(emulator, issuer)
         status = {"conditions": [_condition("Ready", "True" if ok else "False", reason, message,
                                             (issuer.get("status") or {}).get("conditions"),
                                             issuer["metadata"].get("generation"))]}
@@ -398,7 +398,7 @@ class CertManagerCAStandIn:
             if emulator.resource_type(CM_API, kind) else None
         if issuer is None:
             return None
-        ok, _, _, material = self._issuer_key_pair(emulator, issuer)
+        ok, _reason, _message, material = self._issuer_key_pair(emulator, issuer)
         return material[3] if ok and material else None
 
     def _publish_trust(self, emulator):

@@ -178,7 +178,7 @@ def user_values(flags):
     for flag in ("--set", "--set-string", "--set-json"):
         for assignment in flags.get(flag, []):
             for item in re.split(r",(?=[^,=]+=)", assignment) if flag != "--set-json" else [assignment]:
-                key, _, raw = item.partition("=")
+                key, _sep, raw = item.partition("=")
                 value = json.loads(raw) if flag == "--set-json" else _typed(raw, flag == "--set-string")
                 _set_path(values, key.strip(), value)
     return values
@@ -569,9 +569,9 @@ def install_or_upgrade(cluster, release, chart_ref, namespace, flags, upgrade): 
     if not _true(flags, "--skip-schema-validation"):
         problems = schema_problems(info, values)
         if problems:
+            stage = verb if latest is not None or not upgrade else "INSTALLATION"
             raise HelmError("%s FAILED: values don't meet the specifications of the schema(s) in the following "
-                            "chart(s):\n%s:\n%s" % (verb if latest is not None or not upgrade else "INSTALLATION",
-                                                   chart, "\n".join(problems)))
+                            "chart(s):\n%s:\n%s" % (stage, chart, "\n".join(problems)))
     if cluster.get("v1", "Namespace", namespace) is None:
         if not _true(flags, "--create-namespace"):
             raise HelmError('%s FAILED: create: failed to create: namespaces "%s" not found' % (verb, namespace))
@@ -684,7 +684,7 @@ def run(argv):  # pylint: disable=too-many-return-statements,too-many-branches
         name, info = resolve_chart(rest[1], flags)
         return yaml.safe_dump(chart_metadata(name, info), sort_keys=False).rstrip("\n")
     if command in ("show", "inspect") and rest[:1] == ["values"] and len(rest) == 2:
-        _, info = resolve_chart(rest[1], flags)
+        info = resolve_chart(rest[1], flags)[1]
         return yaml.safe_dump(default_values(info), sort_keys=False).rstrip("\n")
     import urllib3  # pylint: disable=import-outside-toplevel
     try:

@@ -574,15 +574,15 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
 
     def resource_type(self, api_version, kind):
         """Return the ResourceType serving ``kind`` in ``api_version``, or None."""
-        group, _, version = api_version.rpartition("/")
-        for (g, v, _), rtype in self._types.items():
+        group, _sep, version = api_version.rpartition("/")
+        for (g, v, _plural), rtype in self._types.items():
             if g == group and v == version and rtype.kind == kind:
                 return rtype
         return None
 
     def _groups(self):
         groups = {}
-        for (group, version, _), rtype in sorted(self._types.items()):
+        for (group, version, _plural), rtype in sorted(self._types.items()):
             versions = groups.setdefault(group, [])
             if version not in versions:
                 versions.append(version)
@@ -719,7 +719,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         if match:
             group, version = ("", "v1") if match.group(1) else (match.group(2), match.group(3))
             with self._lock:
-                rtypes = [t for (g, v, _), t in sorted(self._types.items()) if g == group and v == version]
+                rtypes = [t for (g, v, _plural), t in sorted(self._types.items()) if g == group and v == version]
             if not rtypes:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
             resources = [entry for t in rtypes for entry in t.discovery()]
@@ -793,8 +793,8 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             raise bad_request(str(error)) from error
         with self._lock:
             items = []
-            for (ns, _), obj in sorted(self._objects.get((rtype.group, rtype.plural), {}).items(),
-                                       key=lambda kv: (kv[0][0] or "", kv[0][1])):
+            stored = self._objects.get((rtype.group, rtype.plural), {})
+            for (ns, _name), obj in sorted(stored.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
                 if namespace and ns != namespace:
                     continue
                 if not kube_patch.label_selector_matches(selector, obj["metadata"].get("labels")):
@@ -870,7 +870,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
                                  "character (e.g. 'example.com', regex used for validation is '%s(\\.%s)*')"
                                  % (name, _DNS1123_LABEL, _DNS1123_LABEL)))
         for key, value in (meta.get("labels") or {}).items():
-            prefix, _, short = key.rpartition("/")
+            prefix, _sep, short = key.rpartition("/")
             if not short or len(short) > 63 or not _QUALIFIED_NAME_RE.match(short) or (
                     prefix and not _DNS1123_SUBDOMAIN_RE.match(prefix)):
                 causes.append(_cause("metadata.labels", "FieldValueInvalid",
@@ -996,7 +996,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             raise bad_request('%s in version "%s" cannot be handled as a %s: strict decoding error: %s'
                               % (rtype.kind, version, rtype.kind, detail))
         if unknown:
-            obj, _ = k8s_openapi.prune_unknown_fields(schema, obj)
+            obj = k8s_openapi.prune_unknown_fields(schema, obj)[0]
             for key in meta_unknown:
                 obj["metadata"].pop(key, None)
             if options["field_validation"] == "Warn":
@@ -1396,7 +1396,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         self._local.in_controllers = True
         try:
             with self._controller_lock:
-                for _ in range(1000):  # a controller loop that never settles is a bug in the stand-in
+                for _round in range(1000):  # a controller loop that never settles is a bug in the stand-in
                     if not self._local.events:
                         break
                     event_type, obj = self._local.events.pop(0)
@@ -1411,7 +1411,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         """Call the API in-process as ``user``; ``system:*`` users pass every deny rule, like controllers."""
         raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type, "User-Agent": "%s/emulator" % user.replace("system:", "")}
-        code, _, payload = self.handle(method, path, headers, raw, user=user)
+        code, _headers, payload = self.handle(method, path, headers, raw, user=user)
         if code >= 400:
             raise ApiError(code, payload.get("reason", ""), payload.get("message", ""), payload.get("details"))
         return payload
@@ -1586,7 +1586,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 def main(argv=None):
     """Run an emulator until SIGTERM/SIGINT (for molecule scenarios and manual use)."""
-    parser = argparse.ArgumentParser(prog="python -m tests.emulators.kube_api", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.emulators.kube_api", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig", help="write a kubeconfig for this server here")

@@ -60,8 +60,8 @@ def _mesh_objects():
         _k8s("namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mesh"}}),
         _k8s("secret", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token", "namespace": "mesh"},
                         "stringData": {"token": "s3cret"}}),
-        _k8s("configmap", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mesh", "namespace": "mesh",
-                                                                                  "labels": {"app": "mesh"}},
+        _k8s("configmap", {"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": "mesh", "namespace": "mesh", "labels": {"app": "mesh"}},
                            "data": {"trustDomain": "cluster.local"}}),
         _k8s("certificate", CERTIFICATE),
     ]
@@ -100,7 +100,7 @@ def test_check_mode_with_diff_reports_the_change_and_writes_nothing(tmp_path, ku
     assert results["configmap"]["changed"], results["configmap"]
     assert results["configmap"]["result"]["data"] == {"a": "1"}, results["configmap"]
     assert kube_emulator.emulator.get("v1", "ConfigMap", "planned", "default") is None
-    assert any(query.get("dryRun") == "All" for method, _, query in kube_emulator.emulator.requests if method == "POST")
+    assert any(query.get("dryRun") == "All" for method, _path, query in kube_emulator.emulator.requests if method == "POST")
 
 
 def test_k8s_info_waits_for_the_certificate_to_be_ready(tmp_path, kube_emulator):
@@ -149,7 +149,7 @@ def test_forbidden_and_wrong_context_errors(tmp_path, kube_emulator):
         {"name": "wrong context", "ignore_errors": True, "kubernetes.core.k8s_info": {
             "kind": "Secret", "namespace": "default", "context": "no-such-context"}},
     ]
-    _, results = _run(tmp_path, kube_emulator, tasks)
+    results = _run(tmp_path, kube_emulator, tasks)[1]
     assert results["forbidden"].get("failed"), results
     assert 'User \\"reader\\" cannot list resource \\"secrets\\"' in results["forbidden"]["msg"] or \
         'User "reader" cannot list resource "secrets"' in results["forbidden"]["msg"]
