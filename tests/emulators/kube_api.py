@@ -1492,6 +1492,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
                 kinds[(rtype.group, rtype.plural)] = rtype
             snapshot = {
                 "resourceVersion": self._rv,
+                "tokens": {t: u for t, u in self.tokens.items() if not u.startswith("system:")},
                 "objects": [{"group": g, "plural": p, "object": o}
                             for (g, p), store in self._objects.items() for o in store.values()],
             }
@@ -1519,6 +1520,8 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
                     "fields": _paths_from_fields_v1(field_entry.get("fieldsV1", {}))}
             self._managed[(entry["group"], entry["plural"]) + key] = managed
         self._rv = snapshot["resourceVersion"]
+        for token, user in snapshot.get("tokens", {}).items():
+            self.tokens.setdefault(token, user)
 
 
 _OBJECT_META_FIELDS = {
@@ -1600,6 +1603,8 @@ def main(argv=None):
                         help="do not run the cert-manager CA issuer and istio-csr trust stand-ins")
     args = parser.parse_args(argv)
 
+    if args.state_dir:  # the url file doubles as the readiness signal: never leave a stale one
+        (pathlib.Path(args.state_dir) / "url").unlink(missing_ok=True)
     controllers = []
     if not args.no_cert_manager_ca:
         from tests.emulators.cert_manager_ca import CertManagerCAStandIn  # pylint: disable=import-outside-toplevel
@@ -1615,6 +1620,7 @@ def main(argv=None):
         emulator.write_kubeconfig(args.kubeconfig, cluster=args.cluster, context=args.context)
     if args.state_dir:
         state = pathlib.Path(args.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
         (state / "url").write_text(emulator.url + "\n", encoding="utf-8")
         (state / "pid").write_text("%d\n" % os.getpid(), encoding="utf-8")
     print("KUBE_API_URL=%s" % emulator.url, flush=True)
