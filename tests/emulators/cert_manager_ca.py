@@ -8,7 +8,9 @@ What it does, like cert-manager v1.21 does:
 
 * ``Issuer``/``ClusterIssuer`` with ``spec.ca.secretName``: ``Ready=True`` (reason
   ``KeyPairVerified``) when the Secret exists (in the Issuer's namespace, or in
-  ``cluster_resource_namespace`` — ``cert-manager`` by default — for a ClusterIssuer) and its
+  the cluster resource namespace for a ClusterIssuer: the ``--cluster-resource-namespace``
+  argument of a Deployment named ``cert-manager`` when there is one, else
+  ``cluster_resource_namespace``, ``cert-manager`` by default) and its
   ``tls.crt``/``tls.key`` hold a CA certificate and the matching key; ``Ready=False`` with
   reason ``ErrGetKeyPair`` (Secret missing) or ``ErrInvalidKeyPair`` otherwise.
   ``spec.selfSigned``: ``Ready=True`` at once. Any other issuer type: ``Ready=False``,
@@ -141,7 +143,7 @@ class CertManagerCAStandIn:
             if not emulator.resource_type(CM_API, kind):
                 continue
             for issuer in emulator.list(CM_API, kind):
-                issuer_ns = issuer["metadata"].get("namespace") or self.cluster_resource_namespace
+                issuer_ns = issuer["metadata"].get("namespace") or self._resource_namespace(emulator)
                 if (issuer.get("spec") or {}).get("ca", {}).get("secretName") == name and issuer_ns == namespace:
                     self._reconcile_issuer(emulator, issuer)
         if emulator.resource_type(CM_API, "Certificate"):
@@ -151,6 +153,17 @@ class CertManagerCAStandIn:
         self._publish_trust(emulator)
 
     # ----- issuers ------------------------------------------------------------------------------
+    def _resource_namespace(self, emulator):
+        """Where ClusterIssuer Secrets live: the cert-manager Deployment's flag, else the default."""
+        for deployment in emulator.list("apps/v1", "Deployment"):
+            if deployment["metadata"]["name"] != "cert-manager":
+                continue
+            for container in deployment["spec"]["template"]["spec"].get("containers", []):
+                for arg in container.get("args") or []:
+                    if arg.startswith("--cluster-resource-namespace="):
+                        return arg.split("=", 1)[1]
+        return self.cluster_resource_namespace
+
     def _issuer_key_pair(self, emulator, issuer):
         """Return ``(ok, reason, message, material)`` for an issuer; material is (cert, key, chain_pem, ca_pem)."""
         spec = issuer.get("spec") or {}
@@ -159,7 +172,7 @@ class CertManagerCAStandIn:
         if "ca" not in spec:
             return False, "NotSupportedByStandIn", "the test stand-in only implements CA and self-signed issuers", None
         secret_name = spec["ca"].get("secretName")
-        namespace = issuer["metadata"].get("namespace") or self.cluster_resource_namespace
+        namespace = issuer["metadata"].get("namespace") or self._resource_namespace(emulator)
         secret = emulator.get("v1", "Secret", secret_name, namespace)
         if secret is None:
             return False, "ErrGetKeyPair", 'Error getting keypair for CA issuer: secrets "%s" not found' % secret_name, None

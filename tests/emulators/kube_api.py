@@ -545,8 +545,10 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         config = self.kubeconfig(cluster, context, user, token, namespace)
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        os.chmod(path, 0o600)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)  # whoever waits for the file never reads half of it
         return str(path)
 
     def add_token(self, token, user):
