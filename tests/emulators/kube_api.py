@@ -34,7 +34,7 @@ What it does like the real server (kube-apiserver 1.3x):
   matches the template labels and containers with name and image, CRD names must be
   ``<plural>.<group>`` with exactly one storage version.
 * Custom resources are validated against the request version's ``openAPIV3Schema``
-  (``tests/support/k8s_openapi.py``): 422 ``Invalid`` with every cause in
+  (``tests/support/k8s_openapi.py``) and its CEL rules: 422 ``Invalid`` with every cause in
   ``details.causes``. Unknown fields: ``fieldValidation=Strict`` gives 400 ``BadRequest``
   ("strict decoding error: unknown field ...", which is what kube-apiserver answers), ``Warn``
   or no parameter prunes them and returns a ``Warning`` header, ``Ignore`` prunes silently.
@@ -55,8 +55,11 @@ What it does like the real server (kube-apiserver 1.3x):
 
 Known gaps (what the real server does and this one does not):
 
-* CEL rules (``x-kubernetes-validations``) are not evaluated; neither are admission webhooks
-  (cert-manager's webhook checks such as ``spec.duration: banana``).
+* CEL rules (``x-kubernetes-validations``) are evaluated with ``cel-python`` (when installed)
+  plus the Kubernetes URL and string functions the upstream CRDs call; transition rules
+  (``oldSelf``), ``messageExpression`` and cost limits are not, and a rule cel-python cannot
+  run is skipped rather than failed. Admission webhooks do not exist (cert-manager's webhook
+  would reject ``spec.duration: banana``; the emulator accepts it).
 * Built-in kinds have no full schema: only the checks listed above, plus the defaults
   ``Deployment.spec.replicas``, Service ``type``/``clusterIP``/port ``protocol`` and
   ``targetPort``, and the Namespace ``kubernetes.io/metadata.name`` label. Unknown fields
@@ -1006,7 +1009,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         obj = k8s_openapi.apply_defaults(schema, obj)
         validator = _validator_for(json.dumps(schema, sort_keys=True))
         checked = {k: v for k, v in obj.items() if k != "metadata"}
-        causes = validator.causes(checked)
+        causes = validator.causes(checked) + k8s_openapi.cel_causes(schema, checked)
         if causes:
             raise invalid(rtype, obj["metadata"].get("name"), causes)
         return obj

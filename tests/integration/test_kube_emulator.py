@@ -378,6 +378,24 @@ def test_invalid_certificate_is_422_listing_every_cause(client):
     assert causes == {"spec.dnsNames": "FieldValueTypeInvalid", "spec.issuerRef": "FieldValueRequired"}
 
 
+def test_cel_rules_of_the_crds_are_enforced(client):
+    peer_authentications = _res(client, "security.istio.io/v1", "PeerAuthentication")
+    body = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": "ports", "namespace": "default"},
+            "spec": {"portLevelMtls": {"8080": {"mode": "DISABLE"}}}}
+    with pytest.raises(ApiException) as raised:
+        peer_authentications.create(body=body, namespace="default")
+    assert _error(raised)["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec",
+                                                    "message": 'Invalid value: "object": portLevelMtls requires selector'}]
+    body["spec"]["selector"] = {"matchLabels": {"app": "web"}}
+    assert peer_authentications.create(body=body, namespace="default").spec.selector.matchLabels.app == "web"
+    issuer = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "venafi"},
+              "spec": {"venafi": {"zone": "z"}}}
+    with pytest.raises(ApiException) as raised:
+        _res(client, "cert-manager.io/v1", "ClusterIssuer").create(body=issuer)
+    assert "exactly one of tpp, cloud, or ngts must be configured" in _error(raised)["message"]
+
+
 def test_unknown_field_is_400_under_strict_and_pruned_with_a_warning_otherwise(client):
     certs = _res(client, "cert-manager.io/v1", "Certificate")
     body = dict(CERTIFICATE, spec=dict(CERTIFICATE["spec"], dnsName=["typo"]))

@@ -6,12 +6,22 @@ extensions (``x-kubernetes-int-or-string``, ``x-kubernetes-preserve-unknown-fiel
 sends by default). This module translates such a schema into a JSON Schema (draft 2020-12) so
 that both the render tests and the Kubernetes API emulator reject what a real server rejects.
 
-CEL rules (``x-kubernetes-validations``) are not evaluated here; callers that need them say so.
+CEL rules (``x-kubernetes-validations``) are not part of the JSON Schema; ``cel_causes`` evaluates
+them separately with ``cel-python`` when it is installed (see its docstring for the limits).
 """
 
 import copy
+import functools
+import urllib.parse
 
 import jsonschema
+
+try:
+    import celpy
+    from celpy import celtypes
+except ImportError:  # the emulator then documents CEL rules as not evaluated
+    celpy = None
+    celtypes = None
 
 _DROP_KEYS = (
     "x-kubernetes-int-or-string",
@@ -260,3 +270,91 @@ def apply_defaults(openapi_v3_schema, obj):
         if key in defaulted:
             _default_into(sub, defaulted[key])
     return defaulted
+
+
+def _cel_url(text):
+    parsed = urllib.parse.urlparse(str(text))
+    if not (parsed.scheme and parsed.netloc):
+        raise ValueError("URL parse error during conversion from string: %s" % text)
+    return celtypes.StringType(str(text))
+
+
+def _cel_is_url(text):
+    parsed = urllib.parse.urlparse(str(text))
+    return celtypes.BoolType(bool(parsed.scheme and parsed.netloc))
+
+
+def _cel_substring(text, start, end=None):
+    return celtypes.StringType(str(text)[int(start):] if end is None else str(text)[int(start):int(end)])
+
+
+# The Kubernetes CEL libraries (URLs, extended strings) that the upstream CRDs' rules call.
+_CEL_FUNCTIONS = {
+    "isURL": _cel_is_url,
+    "url": _cel_url,
+    "getScheme": lambda u: celtypes.StringType(urllib.parse.urlparse(str(u)).scheme),
+    "getHost": lambda u: celtypes.StringType(urllib.parse.urlparse(str(u)).netloc),
+    "getHostname": lambda u: celtypes.StringType(urllib.parse.urlparse(str(u)).hostname or ""),
+    "getEscapedPath": lambda u: celtypes.StringType(urllib.parse.urlparse(str(u)).path),
+    "substring": _cel_substring,
+    "lowerAscii": lambda t: celtypes.StringType(str(t).lower()),
+    "upperAscii": lambda t: celtypes.StringType(str(t).upper()),
+    "trim": lambda t: celtypes.StringType(str(t).strip()),
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _cel_program(rule):
+    environment = celpy.Environment()
+    return environment.program(environment.compile(rule), functions=_CEL_FUNCTIONS)
+
+
+def _cel_walk(node, value, path, found):
+    if not isinstance(node, dict) or value is None:
+        return
+    for validation in node.get("x-kubernetes-validations") or []:
+        rule = validation.get("rule", "")
+        if "oldSelf" in rule:  # transition rules need the stored object; not evaluated
+            continue
+        try:
+            outcome = _cel_program(rule).evaluate({"self": celpy.json_to_cel(value)})
+        except Exception:  # pylint: disable=broad-except  # a rule cel-python cannot run is skipped, not failed
+            continue
+        if isinstance(outcome, Exception) or outcome is not False and outcome != celtypes.BoolType(False):
+            continue
+        message = validation.get("message") or "failed rule: %s" % rule
+        field = path + (validation.get("fieldPath") or "")
+        found.append({"reason": validation.get("reason") or "FieldValueInvalid", "field": field,
+                      "message": 'Invalid value: "%s": %s' % (_json_type(value), message)})
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = "%s.%s" % (path, key) if path else key
+            if key in (node.get("properties") or {}):
+                _cel_walk(node["properties"][key], item, child, found)
+            elif isinstance(node.get("additionalProperties"), dict):
+                _cel_walk(node["additionalProperties"], item, "%s[%s]" % (path, key), found)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for index, item in enumerate(value):
+            _cel_walk(node["items"], item, "%s[%d]" % (path, index), found)
+
+
+def cel_available():
+    """Return whether CEL rules can be evaluated (``cel-python`` is installed)."""
+    return celpy is not None
+
+
+def cel_causes(openapi_v3_schema, obj):
+    """Evaluate the schema's ``x-kubernetes-validations`` rules on ``obj``; return the failed ones as causes.
+
+    Like the API server, a rule applies where its schema node is present in the object, and a
+    failed rule gives ``<field>: Invalid value: "<type>": <message>``. Limits: transition rules
+    (``oldSelf``) are skipped, ``messageExpression`` is not evaluated, the cost budget is not
+    enforced, and a rule that ``cel-python`` cannot run (a Kubernetes CEL library function it
+    lacks, a runtime error) is skipped instead of failing the request. Without ``cel-python`` no
+    rule is evaluated.
+    """
+    if celpy is None:
+        return []
+    found = []
+    _cel_walk(openapi_v3_schema, obj or {}, "", found)
+    return found
