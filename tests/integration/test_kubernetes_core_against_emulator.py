@@ -138,7 +138,20 @@ def test_invalid_object_fails_with_the_servers_causes(tmp_path, kube_emulator):
     assert "spec.dnsNames" in message and "spec.issuerRef" in message and "422" in message
 
 
-def test_forbidden_and_wrong_context_errors(tmp_path, kube_emulator):
+def test_state_absent_deletes_then_is_ok(tmp_path, kube_emulator):
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old", "namespace": "default"}}
+    kube_emulator.emulator.create(config_map)
+    tasks = [_k8s("delete", config_map, state="absent", wait=True, wait_timeout=10)]
+    first, results = _run(tmp_path, kube_emulator, tasks)
+    assert first.returncode == 0 and results["delete"]["changed"], first.stdout
+    assert kube_emulator.emulator.get("v1", "ConfigMap", "old", "default") is None
+    second, results = _run(tmp_path, kube_emulator, tasks)
+    assert second.returncode == 0 and not results["delete"]["changed"], second.stdout
+
+
+def test_forbidden_wrong_context_and_unreachable_errors(tmp_path, kube_emulator, kube_emulator_factory):
+    gone = kube_emulator_factory("gone", crds=False)
+    gone.emulator.stop()
     kube_emulator.emulator.add_token("reader-token", "reader")
     kube_emulator.emulator.deny(verb="list", resource="secrets", user="reader")
     reader_kubeconfig = kube_emulator.emulator.write_kubeconfig(tmp_path / "reader.yaml", cluster="emulator",
@@ -148,6 +161,8 @@ def test_forbidden_and_wrong_context_errors(tmp_path, kube_emulator):
             "kind": "Secret", "namespace": "default", "kubeconfig": reader_kubeconfig, "context": "reader"}},
         {"name": "wrong context", "ignore_errors": True, "kubernetes.core.k8s_info": {
             "kind": "Secret", "namespace": "default", "context": "no-such-context"}},
+        {"name": "unreachable", "ignore_errors": True, "kubernetes.core.k8s_info": {
+            "kind": "Secret", "namespace": "default", "kubeconfig": gone.kubeconfig, "context": gone.context}},
     ]
     results = _run(tmp_path, kube_emulator, tasks)[1]
     assert results["forbidden"].get("failed"), results
@@ -155,6 +170,9 @@ def test_forbidden_and_wrong_context_errors(tmp_path, kube_emulator):
         'User "reader" cannot list resource "secrets"' in results["forbidden"]["msg"]
     assert results["wrong context"]["failed"]
     assert "no-such-context" in results["wrong context"]["msg"]
+    assert results["unreachable"]["failed"]
+    assert "Connection refused" in results["unreachable"]["msg"] or "Max retries" in results["unreachable"]["msg"], \
+        results["unreachable"]["msg"]
 
 
 def _helm_task(name, values, **extra):
