@@ -25,7 +25,8 @@ import re
 
 try:
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test sanity import
@@ -283,13 +284,18 @@ def desired_state(params):
         if not external.get('certificate'):
             raise VaultPkiInputError('external_root.certificate is required: the PEM of the root that signs the '
                                      'Vault intermediate (public certificate only)')
-        if external.get('mount') and external.get('signed_intermediate'):
-            raise VaultPkiInputError('external_root: give either mount (a Vault PKI mount holding the root signs '
-                                     'the CSR) or signed_intermediate (signed offline), not both')
+        given = [name for name in ('mount', 'signed_intermediate', 'private_key_path') if external.get(name)]
+        if len(given) > 1:
+            raise VaultPkiInputError('external_root: give one of mount (a Vault PKI mount holding the root signs '
+                                     'the CSR), signed_intermediate (signed offline) or private_key_path (the '
+                                     'root key on the host running the module signs the CSR), not %s'
+                                     % ' and '.join(given))
         root = {'managed': False, 'mount': (external.get('mount') or '').strip('/') or None,
                 'certificate': _normalize_pem(external['certificate']),
                 'signed_intermediate': _normalize_pem(external['signed_intermediate'])
-                if external.get('signed_intermediate') else None}
+                if external.get('signed_intermediate') else None,
+                'private_key_path': external.get('private_key_path') or None,
+                'private_key_passphrase': external.get('private_key_passphrase') or None}
         if root['mount'] == intermediate_mount:
             raise VaultPkiInputError('external_root.mount must not be the intermediate_mount %r' % intermediate_mount)
     else:
@@ -354,6 +360,15 @@ def policy_matches(current_text, desired_text):
 # ---------------------------------------------------------------------------------------------
 # PEM helpers (private; to merge into module_utils/pki.py)
 
+def _read_file(path):
+    try:
+        with open(path, 'rb') as stream:
+            return stream.read()
+    except (IOError, OSError) as exc:
+        raise VaultPkiInputError('external_root.private_key_path %s cannot be read (%s): give the path of the root '
+                                 'key on the host running the module' % (path, exc.strerror or exc))
+
+
 def _normalize_pem(text):
     if text is None:
         return None
@@ -402,6 +417,57 @@ def _is_ca(cert):
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
+
+
+def sign_intermediate_csr(csr_pem, root_pem, root_key_pem, ttl_seconds, passphrase=None, now=None):
+    """Sign the Vault intermediate's CSR with an external root key; return the certificate PEM.
+
+    Vault's CSR carries no CA extensions (``add_basic_constraints`` adds only basicConstraints),
+    and signers that copy CSR extensions (community.crypto's ``ownca``) would make a certificate
+    that is no CA. RFC 5280 4.2.1.9/4.2.1.3: a CA certificate needs a critical basicConstraints
+    with cA and a keyUsage with keyCertSign. pathlen 0 like the mesh intermediates: it signs
+    workload certificates only. The lifetime is capped at the root's.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    csr = x509.load_pem_x509_csr(csr_pem.encode('ascii') if isinstance(csr_pem, str) else csr_pem)
+    if not csr.is_signature_valid:
+        raise VaultPkiInputError('the intermediate CSR from Vault has an invalid signature')
+    root = _load_certs([root_pem])[0]
+    try:
+        key = serialization.load_pem_private_key(
+            root_key_pem if isinstance(root_key_pem, bytes) else root_key_pem.encode('ascii'),
+            password=passphrase.encode('utf-8') if passphrase else None)
+    except (TypeError, ValueError):
+        raise VaultPkiInputError('external_root.private_key_path: the key cannot be read (wrong or missing '
+                                 'private_key_passphrase, or not a PEM private key)')
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, spki) != \
+            root.public_key().public_bytes(serialization.Encoding.DER, spki):
+        raise VaultPkiInputError('external_root.private_key_path is not the key of external_root.certificate '
+                                 '("%s"): give the key of that root' % root.subject.rfc4514_string())
+    not_after = min(now + datetime.timedelta(seconds=int(ttl_seconds)), root.not_valid_after_utc)
+    try:
+        root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski)
+    except x509.ExtensionNotFound:
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(root.public_key())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(root.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(seconds=30))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)
+        .add_extension(aki, critical=False)
+    )
+    algorithm = None if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
+    return builder.sign(key, algorithm).public_bytes(serialization.Encoding.PEM).decode('ascii')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,7 +715,12 @@ class VaultPkiReconciler:
             if not self.check_mode:
                 self._set_signed(mount, offline, root_chain)
         else:
-            how = 'signed by %s/' % root['mount'] if root['mount'] else 'CSR returned for offline signing'
+            if root['mount']:
+                how = 'signed by %s/' % root['mount']
+            elif root.get('private_key_path'):
+                how = 'signed by the external root key on the host running the module'
+            else:
+                how = 'CSR returned for offline signing'
             self._record(key, None, 'generated in Vault (%s), %s' % (inter['common_name'], how),
                          'generate the intermediate CA in %s/ (%s)' % (mount, how))
             if not self.check_mode:
@@ -658,6 +729,13 @@ class VaultPkiReconciler:
                     self.session.client.secrets.pki.generate_intermediate,
                     type='internal', common_name=inter['common_name'], mount_point=mount,
                     extra_params={'key_type': inter['key_type'], 'key_bits': inter['key_bits']})['data']['csr']
+                if not root['mount'] and root.get('private_key_path'):
+                    signed = sign_intermediate_csr(csr, root['certificate'], _read_file(root['private_key_path']),
+                                                   inter['ttl'], passphrase=root.get('private_key_passphrase'))
+                    self._set_signed(mount, signed, root_chain)
+                    chain = self._ca_chain(mount)
+                    self.result.update(intermediate_certificate=chain[0] if chain else None, ca_chain=chain)
+                    return
                 if not root['mount']:
                     self.result.update(intermediate_csr=csr, intermediate_pending=True, ca_chain=[],
                                        intermediate_certificate=None)

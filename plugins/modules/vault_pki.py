@@ -120,6 +120,17 @@ options:
       signed_intermediate:
         description: PEM of the intermediate signed offline from the CSR in RV(intermediate_csr).
         type: str
+      private_key_path:
+        description:
+          - Path, on the host running the module, of the private key of O(external_root.certificate). When given,
+            the module signs the intermediate CSR itself (CA:TRUE critical with path length 0, keyUsage keyCertSign,
+            cRLSign and digitalSignature, lifetime O(intermediate_ttl) capped at the root's) and imports it in one run.
+          - The key is read locally and never sent to Vault. Vault's CSR has no CA extensions, so signers that copy
+            the CSR's extensions (C(community.crypto.x509_certificate) with C(provider=ownca)) make no CA.
+        type: path
+      private_key_passphrase:
+        description: Passphrase of O(external_root.private_key_path).
+        type: str
   intermediate_mount:
     description: Path of the intermediate PKI mount that signs workload certificates.
     type: str
@@ -369,7 +380,9 @@ def argument_spec():
             certificate=dict(type='str', required=True),
             mount=dict(type='str'),
             signed_intermediate=dict(type='str'),
-        ), mutually_exclusive=[['mount', 'signed_intermediate']]),
+            private_key_path=dict(type='path'),
+            private_key_passphrase=dict(type='str', no_log=True),
+        ), mutually_exclusive=[['mount', 'signed_intermediate', 'private_key_path']]),
         intermediate_mount=dict(type='str', default='pki_int'),
         intermediate_common_name=dict(type='str'),
         intermediate_ttl=dict(type='str', default='43800h'),
