@@ -33,20 +33,37 @@ def auth_keys():
     return tuple(AUTH_ARG_SPEC)
 
 
+def _explicit_host(params):
+    """True when kubernetes.core will build the configuration from these options alone,
+    without loading a kubeconfig (its own rule in k8s/client.py)."""
+    return bool(params.get("host")) and bool(
+        params.get("api_key") or (params.get("username") and params.get("password"))
+        or (params.get("client_cert") and params.get("client_key")))
+
+
 def api_client(auth, module=None):
     """A kubernetes.core K8SClient for ``auth`` (dict of kubernetes.core auth options; unset
     ones fall back to K8S_AUTH_* variables and ~/.kube/config as in kubernetes.core)."""
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     params = dict((key, value) for key, value in (auth or {}).items() if value is not None)
+    saved = None
+    if _explicit_host(params):
+        # kubernetes.core starts from the python client's process-wide default configuration,
+        # which a previous kubeconfig-based cluster of the same task left behind together with
+        # its refresh_api_key_hook. That hook reloads the other cluster's kubeconfig on the
+        # first request (API discovery, while the client is built) and silently points this
+        # host/api_key cluster at the other cluster. Build this one from a clean default.
+        import kubernetes.client
+        saved = kubernetes.client.Configuration.get_default_copy()
+        kubernetes.client.Configuration.set_default(kubernetes.client.Configuration())
     try:
         client = get_api_client(**params)
     except Exception as exc:  # CoreException, ConfigException, urllib3 errors...
         raise KubeError("cannot connect: %s" % (exc,))
-    if params.get("host") and not (params.get("kubeconfig") or params.get("context")):
-        # kubernetes.core starts from the client's process-wide default configuration, which
-        # the previous kubeconfig-based cluster left behind together with its
-        # refresh_api_key_hook; that hook reloads the kubeconfig and silently points this
-        # host/api_key cluster at the other cluster. One task covers many clusters, so drop it.
+    finally:
+        if saved is not None:
+            kubernetes.client.Configuration.set_default(saved)
+    if saved is not None:
         configuration = getattr(client, "configuration", None)
         if configuration is not None and hasattr(configuration, "refresh_api_key_hook"):
             configuration.refresh_api_key_hook = None

@@ -128,3 +128,15 @@ def test_chain_verify_names_a_missing_secret(mesh_cluster, capsys):
                                                 "kubeconfig": cluster.kubeconfig, "context": cluster.context},
                   roots=mesh.root.pem)
     assert result["failed"] and "Secret shop/nope" in result["msg"]
+
+
+def test_a_host_and_token_cluster_after_a_kubeconfig_cluster_talks_to_its_own_host(mesh_cluster):
+    # kubernetes.core builds on the python client's default configuration, which loading the
+    # first cluster's kubeconfig left with a hook that reloads that kubeconfig on each request.
+    cluster, _mesh = mesh_cluster
+    kube.api_client({"kubeconfig": cluster.kubeconfig, "context": cluster.context})
+    with pytest.raises(kube.KubeError):
+        gone = kube.api_client({"host": "https://127.0.0.1:9", "api_key": "not-a-real-token",
+                                "validate_certs": False})
+        assert gone.configuration.host == "https://127.0.0.1:9"
+        kube.scan_cluster(gone)  # connection refused, instead of the first cluster's Secrets
