@@ -118,7 +118,6 @@ KUBERNETES_VERSION = {
 }
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-READ_VERBS = ["get", "list", "watch"]
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = ["get", "patch", "update"]
 PATCH_TYPES = {
@@ -265,6 +264,15 @@ def bad_request(message):
 
 def _cause(field, reason, message):
     return {"reason": reason, "message": message, "field": field}
+
+
+def _json_kind(value):
+    """Go's name for a JSON value's type in decoding errors (``number``, ``bool``, ``object`` ...)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {dict: "object", list: "array"}.get(type(value), "string")
 
 
 def _now():
@@ -923,7 +931,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
                     if not isinstance(value, str):
                         raise bad_request('ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot '
                                           "unmarshal %s into Go struct field ConfigMap.%s of type string"
-                                          % (type(value).__name__, field))
+                                          % (_json_kind(value), field))
                     if not _CONFIG_KEY_RE.match(key):
                         causes.append(_cause("%s[%s]" % (field, key), "FieldValueInvalid",
                                              'Invalid value: "%s": a valid config key must consist of alphanumeric '
@@ -1014,13 +1022,16 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             raise invalid(rtype, obj["metadata"].get("name"), causes)
         return obj
 
-    def _prepare(self, rtype, version, obj, old, options, subresource=None):
+    def _prepare(self, rtype, version, obj, old, options):
         """Validate, default and fold ``obj``; return the object to store (without server metadata)."""
         if rtype.kind == "Secret" and "stringData" in obj:
             string_data = obj.pop("stringData") or {}
             data = obj.setdefault("data", {}) or {}
             for key, value in string_data.items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
+                if not isinstance(value, str):
+                    raise bad_request('Secret in version "v1" cannot be handled as a Secret: json: cannot unmarshal %s '
+                                      "into Go struct field Secret.stringData of type string" % _json_kind(value))
+                data[key] = base64.b64encode(value.encode()).decode()
             obj["data"] = data
         causes = self._name_causes(rtype, obj["metadata"])
         if causes:
@@ -1032,7 +1043,6 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             if causes:
                 raise invalid(rtype, obj["metadata"].get("name"), causes)
             self._builtin_defaults(rtype, obj, old)
-        del subresource
         return obj
 
     def _builtin_defaults(self, rtype, obj, old):
@@ -1235,7 +1245,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         if rtype.namespaced:
             new["metadata"]["namespace"] = old["metadata"]["namespace"]
         new["metadata"].pop("managedFields", None)
-        new = self._prepare(rtype, version, new, old, options, sub)
+        new = self._prepare(rtype, version, new, old, options)
         if "generation" in old["metadata"]:
             if _spec_part(old, rtype.status) != _spec_part(new, rtype.status):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
@@ -1491,17 +1501,12 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         if not self.state_dir:
             return
         with self._lock:
-            objects = [obj for store in self._objects.values() for obj in store.values()]
-            kinds = {}
-            for rtype in self._types.values():
-                kinds[(rtype.group, rtype.plural)] = rtype
             snapshot = {
                 "resourceVersion": self._rv,
                 "tokens": {t: u for t, u in self.tokens.items() if not u.startswith("system:")},
                 "objects": [{"group": g, "plural": p, "object": o}
                             for (g, p), store in self._objects.items() for o in store.values()],
             }
-            del objects
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.state_dir / "state.json.tmp"
         tmp.write_text(json.dumps(snapshot), encoding="utf-8")
