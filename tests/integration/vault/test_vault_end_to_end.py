@@ -165,3 +165,15 @@ def test_render_mode_writes_the_vault_issuer_and_istio_csr_values_and_refuses_an
     assert "vault_pki_allow_root_rotation=true" in refused.stdout
     assert {p: p.read_bytes() for p in (render / "vault_pki").iterdir()} == {k: v for k, v in before.items() if k != values_file}
     assert values_file.read_bytes() == before[values_file]
+
+    # a long-lived token Secret instead of short-lived tokens: secretRef, no token-creator RBAC
+    legacy = run_playbook("playbooks/vault.yml", extra_vars=dict(extra, vault_pki_token_secret=True),
+                          tmp_path=tmp_path, env=env)
+    assert legacy.returncode == 0, _failure(legacy)
+    issuer = yaml.safe_load((render / "vault_pki" / "clusterissuer.vault-istio-ca.yaml").read_text())
+    assert crd_validator(CM_API, "ClusterIssuer").errors(issuer) == []
+    assert issuer["spec"]["vault"]["auth"]["kubernetes"]["secretRef"] == {"name": "vault-issuer-token", "key": "token"}
+    secret = yaml.safe_load((render / "vault_pki" / "cert-manager.secret.vault-issuer-token.yaml").read_text())
+    assert secret["type"] == "kubernetes.io/service-account-token"
+    assert secret["metadata"]["annotations"] == {"kubernetes.io/service-account.name": "vault-issuer"}
+    assert not list((render / "vault_pki").glob("*role*"))
