@@ -105,3 +105,34 @@ def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_ru
     result = apply_run([cluster], extra_vars={"gateway_certs_duration": 90})
     assert result.returncode != 0
     assert "cluster strict" in result.stdout and "Certificate istio-system/app" in result.stdout
+
+
+def _nothing_installed(cluster):
+    return cluster.emulator.list("v1", "Secret", "cert-manager") == [] if cluster.emulator.get("v1", "Namespace", "cert-manager") else True
+
+
+def test_an_acme_issuer_for_mesh_certificates_is_refused_before_any_change(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("acme", crds=True)
+    cluster.emulator.create({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt"},
+                             "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                                               "privateKeySecretRef": {"name": "letsencrypt-account"},
+                                               "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}]}}})
+    result = apply_run([cluster], extra_vars={"istio_csr_issuer": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}})
+    assert result.returncode != 0
+    assert "cluster acme: preflight found" in result.stdout and "[acme_issuer]" in result.stdout, _failure(result)
+    assert _nothing_installed(cluster)
+
+
+def test_istio_with_its_own_ca_is_refused_with_the_migration_path(kube_emulator_factory, apply_run):
+    cluster = kube_emulator_factory("legacy", crds=False)
+    api = cluster.emulator
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}})
+    api.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istiod", "namespace": "istio-system"},
+                "spec": {"selector": {"matchLabels": {"app": "istiod"}},
+                         "template": {"metadata": {"labels": {"app": "istiod"}},
+                                      "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.30.3"}]}}}})
+    result = apply_run([cluster])
+    assert result.returncode != 0
+    assert "[istio_has_own_ca]" in result.stdout and "Deployment istio-system/istiod" in result.stdout, _failure(result)
+    assert "migrate-to-istio-csr" in result.stdout
+    assert _nothing_installed(cluster)
