@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from tests.support.playbook import playbook_env, recap, run_playbook
+from tests.support.secrets import leaked_key_material
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +42,14 @@ def _failure(result):
     return result.stdout[-6000:] + result.stderr[-3000:]
 
 
-def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory, apply_run):
+def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory, apply_run, tmp_path):
     cluster = kube_emulator_factory("east", crds=False)
-    first = apply_run([cluster])
+    first = apply_run([cluster], "-vvv")
     assert first.returncode == 0, _failure(first)
     assert recap(first.stdout)["east"]["changed"] > 0
+    assert "ESTABLISH LOCAL CONNECTION" in first.stdout
+    assert "PRIVATE KEY-----" not in first.stdout + first.stderr
+    assert leaked_key_material(first.stdout + first.stderr, tmp_path / "out") == []
 
     api = cluster.emulator
     issuer = api.get("cert-manager.io/v1", "ClusterIssuer", "istio-ca")
