@@ -288,7 +288,7 @@ def desired_state(params):
         if len(given) > 1:
             raise VaultPkiInputError('external_root: give one of mount (a Vault PKI mount holding the root signs '
                                      'the CSR), signed_intermediate (signed offline) or private_key_path (the '
-                                     'root key on the host running the module signs the CSR), not %s'
+                                     'root key on the host running the module signs the CSR), not both %s'
                                      % ' and '.join(given))
         root = {'managed': False, 'mount': (external.get('mount') or '').strip('/') or None,
                 'certificate': _normalize_pem(external['certificate']),
