@@ -1,0 +1,119 @@
+"""A converged three-cluster mesh, built once per test module (site.yml costs about a minute
+per cluster on a loaded machine, so tests share it and put it back when they break it).
+
+``mesh`` -> ``Mesh``: three ``KubeAPIEmulator`` clusters (``east``, ``west``, ``north``, no
+CRDs up front: cert-manager's chart installs them) with the cert-manager CA stand-in whose
+istio-csr reads its pinned root from the mounted Secret (``tests/emulators/istio_csr_trust.py``),
+the helm stand-in, one inventory with the three clusters in one mesh group, and the result of
+the first ``playbooks/site.yml`` run.
+"""
+
+import base64
+import json
+import os
+import pathlib
+import shutil
+import sys
+
+import pytest
+import yaml
+
+from tests.emulators.kube_api import KubeAPIEmulator
+from tests.emulators.istio_csr_trust import MountedRootTrustStandIn
+from tests.support.playbook import REPO_ROOT, playbook_env, run_playbook
+
+CLUSTERS = ("east", "west", "north")
+STANDIN_BIN = REPO_ROOT / "tests" / "emulators" / "bin"
+
+
+class Cluster:
+    """One emulated cluster: the emulator, its stand-in controller and kubeconfig."""
+
+    def __init__(self, name, emulator, controller, kubeconfig):
+        self.name = name
+        self.emulator = emulator
+        self.controller = controller
+        self.kubeconfig = kubeconfig
+
+    def secret_pem(self, namespace, name, key="tls.crt"):
+        secret = self.emulator.get("v1", "Secret", name, namespace)
+        return base64.b64decode(secret["data"][key]).decode() if secret else None
+
+    def root_bundle(self, namespace="default"):
+        configmap = self.emulator.get("v1", "ConfigMap", "istio-ca-root-cert", namespace)
+        return configmap["data"]["root-cert.pem"] if configmap else None
+
+    def republish_trust(self):
+        """What istio-csr does on its next resync: publish its pinned root everywhere again."""
+        self.controller._publish_trust(self.emulator)  # pylint: disable=protected-access
+
+
+class Mesh:
+    """Three clusters in one inventory, and how to run playbooks against them."""
+
+    def __init__(self, root, clusters, env):
+        self.root = root
+        self.clusters = clusters
+        self.env = env
+        self.out = root / "out"
+        self.inventory = root / "inventory.yml"
+        self.site = None
+        self.inventory.write_text(yaml.safe_dump({
+            "all": {"vars": {"certmesh_environment": "test"},
+                    "children": {"mesh_test": {"hosts": dict(
+                        (c.name, {"ansible_connection": "local",
+                                  "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                                  "certmesh_kubeconfig": c.kubeconfig, "certmesh_kube_context": c.name})
+                        for c in clusters)}}}}, sort_keys=False))
+
+    def __getitem__(self, name):
+        return next(c for c in self.clusters if c.name == name)
+
+    def run(self, playbook, *args, extra_vars=None):
+        merged = {"certmesh_output_dir": str(self.out)}
+        merged.update(extra_vars or {})
+        return run_playbook(playbook, "-i", str(self.inventory), *args, extra_vars=merged,
+                            tmp_path=self.root, env=self.env)
+
+    def read_json(self, relative):
+        return json.loads((self.out / "test" / relative).read_text())
+
+
+def failure(result):
+    """The end of a run's output, for assertion messages."""
+    return result.stdout[-8000:] + result.stderr[-3000:]
+
+
+def build_mesh(tmp_path_factory, name):
+    root = tmp_path_factory.mktemp(name)
+    (root / "tmp").mkdir()
+    clusters = []
+    for cluster_name in CLUSTERS:
+        controller = MountedRootTrustStandIn()
+        emulator = KubeAPIEmulator(tls=True, controllers=[controller])
+        emulator.start()
+        kubeconfig = emulator.write_kubeconfig(root / ("kubeconfig-%s.yaml" % cluster_name), cluster=cluster_name,
+                                               context=cluster_name)
+        clusters.append(Cluster(cluster_name, emulator, controller, str(kubeconfig)))
+    path = os.environ.get("PATH", "")
+    real = shutil.which("helm")
+    if real is None or pathlib.Path(real).resolve() == (STANDIN_BIN / "helm").resolve():
+        path = os.pathsep.join([str(STANDIN_BIN), str(pathlib.Path(sys.executable).parent), path])
+    env = playbook_env(root / "tmp", PATH=path, XDG_CONFIG_HOME=str(root / "xdg-config"),
+                       XDG_CACHE_HOME=str(root / "xdg-cache"), XDG_DATA_HOME=str(root / "xdg-data"),
+                       HELM_STANDIN_LOG=str(root / "helm-calls.jsonl"))
+    env.pop("KUBECONFIG", None)
+    return Mesh(root, clusters, env)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    """Three emulated clusters converged by one site.yml run (see the module docstring)."""
+    built = build_mesh(tmp_path_factory, "mesh")
+    try:
+        built.site = built.run("playbooks/site.yml")
+        assert built.site.returncode == 0, failure(built.site)
+        yield built
+    finally:
+        for cluster in built.clusters:
+            cluster.emulator.stop()
