@@ -23,7 +23,7 @@ from ansible_collections.certmesh.istio.plugins.module_utils import kube
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
 
 CHECKS = ("issuer_ready", "istio_csr_serving", "istiod_external_ca", "certificate_chains",
-          "root_configmaps", "strict_mtls")
+          "gateway_credentials", "root_configmaps", "strict_mtls")
 MESH_CHECKS = ("one_trust_domain", "one_root")
 ROOT_KEY = "root-cert.pem"
 DEFAULT_SETTINGS = {
@@ -128,6 +128,7 @@ def snapshot(client, settings):
         "root_configmaps": [c for c in _safe_list(client, "ConfigMap", "v1")
                             if (c.get("metadata") or {}).get("name") == kube.ROOT_CONFIGMAP],
         "peer_authentications": _safe_list(client, "PeerAuthentication", "security.istio.io/v1", istio_ns),
+        "gateways": _safe_list(client, "Gateway", "networking.istio.io/v1"),
         "secrets": {},
         "events": [],
     }
@@ -136,6 +137,12 @@ def snapshot(client, settings):
         if spec.get("secretName"):
             key = "%s/%s" % (meta.get("namespace"), spec["secretName"])
             snap["secrets"][key] = kube.get_object(client, "Secret", "v1", meta.get("namespace"), spec["secretName"])
+    for gateway in snap["gateways"]:
+        namespace = (gateway.get("metadata") or {}).get("namespace")
+        for name in _credential_names(gateway):
+            key = "%s/%s" % (namespace, name)
+            if key not in snap["secrets"]:
+                snap["secrets"][key] = kube.get_object(client, "Secret", "v1", namespace, name)
     if settings["events"]:
         snap["events"] = [e for e in _safe_list(client, "Event", "v1")
                           if (e.get("type") == "Warning" or (e.get("involvedObject") or {}).get("kind") in (
@@ -271,6 +278,67 @@ def check_certificates(cluster, snap, store, trust_domain, at=None):
     return out
 
 
+def _credentials(gateway):
+    """``{credentialName: [hosts]}`` of a Gateway's TLS servers (hosts without namespace prefix)."""
+    found = {}
+    for server in (gateway.get("spec") or {}).get("servers") or []:
+        name = (server.get("tls") or {}).get("credentialName")
+        if name:
+            hosts = found.setdefault(name, [])
+            hosts += [h.split("/", 1)[-1] for h in server.get("hosts") or [] if "*" not in h.split("/", 1)[-1]]
+    return found
+
+
+def _credential_names(gateway):
+    return list(_credentials(gateway))
+
+
+def check_gateway_credentials(cluster, snap, store, at=None):
+    """Every Gateway's tls.credentialName Secret exists beside it and holds a valid chain for its hosts."""
+    out = []
+    for gateway in snap.get("gateways") or []:
+        meta = gateway.get("metadata") or {}
+        namespace = meta.get("namespace")
+        where = "Gateway %s/%s" % (namespace, meta.get("name"))
+        for name, hosts in sorted(_credentials(gateway).items()):
+            obj = _name("Secret", namespace, name)
+            secret = (snap.get("secrets") or {}).get("%s/%s" % (namespace, name))
+            if secret is None:
+                out.append(result(cluster, "gateway_credentials", False, obj,
+                                  "%s: credentialName %s has no Secret in %s" % (where, name, namespace),
+                                  "the gateway certificate was never issued, or its Certificate writes another "
+                                  "secretName or namespace (it must sit in the gateway's namespace)"))
+                continue
+            pem = _decode((secret.get("data") or {}).get("tls.crt"))
+            checked = chain.check(pem, store, purpose="gateway", dns_names=hosts or None,
+                                  at=at, origin="cluster %s, Secret %s/%s" % (cluster, namespace, name))
+            if checked["valid"]:
+                out.append(result(cluster, "gateway_credentials", True, obj, "%s serves a valid certificate" % where))
+            else:
+                out.append(result(cluster, "gateway_credentials", False, obj, "%s serves %s: %s" % (
+                    where, obj, "; ".join(p["message"] for p in checked["problems"])),
+                    "the gateway presents a certificate that is expired, for other hosts, or from another CA",
+                    {"problems": checked["problems"]}))
+    return out
+
+
+def attach_events(results, events):
+    """Give each failed result the events of its object (diagnosis)."""
+    for item in results:
+        if item["ok"] or not item["object"]:
+            continue
+        kind, _sep, where = item["object"].partition(" ")
+        namespace, _sep, name = where.rpartition("/")
+        related = []
+        for event in events or []:
+            involved = event.get("involvedObject") or {}
+            if involved.get("kind") == kind and involved.get("name") == name and (involved.get("namespace") or "") == namespace:
+                related.append({"type": event.get("type"), "reason": event.get("reason"), "message": event.get("message"),
+                                "count": event.get("count"), "last": event.get("lastTimestamp") or event.get("eventTime")})
+        item["details"]["events"] = related
+    return results
+
+
 def bundle_status(configmaps, expected, namespaces=None):
     """Compare every ``istio-ca-root-cert`` ConfigMap with the expected root fingerprints.
 
@@ -355,6 +423,7 @@ def cluster_checks(cluster, snap, store, expected_roots, trust_domain, settings,
     out = [check_issuer(cluster, snap, settings), check_istio_csr(cluster, snap, settings),
            check_istiod(cluster, snap, settings)]
     out.extend(check_certificates(cluster, snap, store, trust_domain, at))
+    out.extend(check_gateway_credentials(cluster, snap, store, at))
     out.extend(check_root_configmaps(cluster, snap, expected_roots))
     out.append(check_strict_mtls(cluster, snap, settings))
     return out
@@ -407,9 +476,14 @@ def summarize(results):
 
 def failure_lines(results):
     """One line per failed check: cluster, object, message, likely cause."""
-    return ["cluster %s: %s%s%s" % (r["cluster"], "%s: " % r["object"] if r["object"] and r["object"] not in r["message"] else "",
-                                     r["message"], " (likely cause: %s)" % r["cause"] if r["cause"] else "")
-            for r in results if not r["ok"]]
+    lines = []
+    for item in results:
+        if item["ok"]:
+            continue
+        prefix = "%s: " % item["object"] if item["object"] and item["object"] not in item["message"] else ""
+        cause = " (likely cause: %s)" % item["cause"] if item["cause"] else ""
+        lines.append("cluster %s: %s%s%s" % (item["cluster"], prefix, item["message"], cause))
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,8 +501,8 @@ def to_junit(results, suite="certmesh.istio.mesh_trust_check"):
         name = "%s %s" % (item["check"], item["object"]) if item["object"] else item["check"]
         lines.append('    <testcase classname=%s name=%s time="0">' % (quoteattr(item["cluster"]), quoteattr(name)))
         if not item["ok"]:
-            lines.append("      <failure message=%s>%s</failure>" % (quoteattr(item["message"][:300]),
-                                                                      escape("%s\nlikely cause: %s" % (item["message"], item["cause"]))))
+            text = escape("%s\nlikely cause: %s" % (item["message"], item["cause"]))
+            lines.append("      <failure message=%s>%s</failure>" % (quoteattr(item["message"][:300]), text))
         lines.append("    </testcase>")
     lines += ["  </testsuite>", "</testsuites>", ""]
     return "\n".join(lines)

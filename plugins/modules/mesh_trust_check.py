@@ -11,12 +11,13 @@ DOCUMENTATION = r"""
 ---
 module: mesh_trust_check
 short_description: Check the trust of a multi-cluster mesh, cluster by cluster and across clusters
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For every cluster of O(clusters) - the mesh issuer is Ready; istio-csr is Available behind
     its Service with its pinned root Secret; istiod sends proxies to istio-csr and runs no CA of
     its own (no C(istio-ca-secret)); every managed cert-manager C(Certificate)'s Secret chains to
-    O(roots) (workload, gateway and CA rules of M(certmesh.istio.chain_verify)); the
+    O(roots) (workload, gateway and CA rules of M(certmesh.istio.chain_verify)); every
+    Gateway's C(credentialName) Secret exists and serves a valid certificate; the
     C(istio-ca-root-cert) ConfigMap of every namespace carries exactly O(roots); a mesh-wide
     STRICT C(PeerAuthentication) exists where required.
   - Across clusters - one trust domain and one published root set.
@@ -88,7 +89,8 @@ options:
     description: The checks to run (default all).
     type: list
     elements: str
-    choices: [issuer_ready, istio_csr_serving, istiod_external_ca, certificate_chains, root_configmaps, strict_mtls,
+    choices: [issuer_ready, istio_csr_serving, istiod_external_ca, certificate_chains, gateway_credentials, root_configmaps,
+              strict_mtls,
               one_trust_domain, one_root]
   issuer:
     description: The mesh issuer (name, kind, group).
@@ -115,7 +117,8 @@ options:
     type: str
     default: app.kubernetes.io/managed-by=certmesh.istio
   events:
-    description: Also collect Warning events and events of cert-manager objects (diagnosis).
+    description: Also collect Warning events and events of cert-manager objects, and attach
+      to each failed check the events of its object (diagnosis).
     type: bool
     default: false
   wait_timeout:
@@ -166,13 +169,27 @@ results:
   type: list
   elements: dict
   contains:
-    cluster: {description: Cluster name, or C(mesh)., type: str}
-    check: {description: Check name., type: str}
-    ok: {description: Whether it passed., type: bool}
-    object: {description: The Kubernetes object checked (C(Kind namespace/name))., type: str}
-    message: {description: What was found., type: str}
-    cause: {description: The likely cause when it failed., type: str}
-    details: {description: Conditions, problems, fingerprints., type: dict}
+    cluster:
+      description: Cluster name, or C(mesh) for the cross-cluster checks.
+      type: str
+    check:
+      description: Check name.
+      type: str
+    ok:
+      description: Whether it passed.
+      type: bool
+    object:
+      description: The Kubernetes object checked (C(Kind namespace/name)).
+      type: str
+    message:
+      description: What was found.
+      type: str
+    cause:
+      description: The likely cause when it failed.
+      type: str
+    details:
+      description: Conditions, chain problems, fingerprints and (with O(events)) events.
+      type: dict
 failures:
   description: One line per failed check, naming cluster, object and likely cause.
   returned: always
@@ -269,7 +286,10 @@ def run_once(module, store, expected):
                                              "the API server is unreachable, the context is wrong, or access is forbidden"))
             continue
         cluster_settings = dict(settings, strict_mtls=cluster.get("strict_mtls", True))
-        results.extend(mesh_trust.cluster_checks(name, snap, store, expected, trust_domain, cluster_settings))
+        checked = mesh_trust.cluster_checks(name, snap, store, expected, trust_domain, cluster_settings)
+        if params["events"]:
+            mesh_trust.attach_events(checked, snap.get("events"))
+        results.extend(checked)
         summaries.append(mesh_trust.cluster_summary(name, snap, trust_domain))
         if params["events"]:
             events[name] = snap.get("events") or []
@@ -311,8 +331,8 @@ def main():
         except (OSError, ValueError) as exc:
             module.fail_json(msg="cannot write the report to %s: %s" % (params["report"]["dest"], exc), **outcome)
     if params["fail"] and outcome["failures"]:
-        module.fail_json(msg="%d of %d mesh checks failed:\n%s" % (len(outcome["failures"]), len(results),
-                                                                  "\n".join(outcome["failures"])), **outcome)
+        lines = "\n".join(outcome["failures"])
+        module.fail_json(msg="%d of %d mesh checks failed:\n%s" % (len(outcome["failures"]), len(results), lines), **outcome)
     module.exit_json(**outcome)
 
 

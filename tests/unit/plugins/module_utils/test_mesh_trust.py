@@ -6,8 +6,8 @@ import pytest
 
 from ansible_collections.certmesh.istio.plugins.module_utils import chain
 from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust
-from tests.support.pki_factory import (MeshPKI, bundle, days, make_gateway_cert, make_intermediate, make_root,
-                                      make_workload_svid, now)
+from tests.support.pki_factory import (
+    MeshPKI, bundle, days, make_gateway_cert, make_intermediate, make_root, make_workload_svid, now)
 
 SETTINGS = mesh_trust.settings_with_defaults({})
 
@@ -55,6 +55,7 @@ def _snapshot(mesh, gateway=None, roots_pem=None):
         "root_configmaps": [{"metadata": {"name": "istio-ca-root-cert", "namespace": ns}, "data": {"root-cert.pem": roots_pem}}
                             for ns in ("default", "istio-system")],
         "peer_authentications": [{"metadata": {"name": "mesh-wide"}, "spec": {"mtls": {"mode": "STRICT"}}}],
+        "gateways": [_gateway()],
         "events": [],
     }
 
@@ -130,8 +131,10 @@ def test_an_expired_gateway_certificate_is_named_with_its_cause(mesh):
     expired = make_gateway_cert(mesh.intermediate, not_before=now() - days(100), not_after=now() - days(10))
     results = _checks(mesh, _snapshot(mesh, gateway=expired))
     failed = [r for r in results if not r["ok"]]
-    assert [(r["check"], r["object"]) for r in failed] == [("certificate_chains", "Certificate istio-system/app")]
+    assert [(r["check"], r["object"]) for r in failed] == [
+        ("certificate_chains", "Certificate istio-system/app"), ("gateway_credentials", "Secret istio-system/app-tls")]
     assert "expired" in failed[0]["cause"] and failed[0]["details"]["purpose"] == "gateway"
+    assert "Gateway istio-system/mesh-gateway serves" in failed[1]["message"]
 
 
 def test_a_certificate_from_another_root_is_untrusted(mesh):
@@ -215,3 +218,45 @@ def test_reports_are_written_as_json_junit_and_markdown(mesh, tmp_path):
     assert sorted(files) == ["json", "junit", "markdown"]
     assert 'failures="1"' in (tmp_path / "r" / "mesh-trust.junit.xml").read_text()
     assert "**FAILED**" in (tmp_path / "r" / "mesh-trust.md").read_text()
+
+
+def _gateway(credential="app-tls", hosts=("shop.example.com",)):
+    return {"metadata": {"name": "mesh-gateway", "namespace": "istio-system"},
+            "spec": {"servers": [{"hosts": list(hosts), "port": {"number": 443, "protocol": "HTTPS"},
+                                  "tls": {"mode": "SIMPLE", "credentialName": credential}},
+                                 {"hosts": ["*"], "port": {"number": 80, "protocol": "HTTP"}}]}}
+
+
+def test_a_gateway_serving_a_valid_certificate_passes(mesh):
+    snap = _snapshot(mesh)
+    snap["gateways"] = [_gateway()]
+    results = mesh_trust.check_gateway_credentials("east", snap, chain.load_store([mesh.root.cert]))
+    assert [r["ok"] for r in results] == [True]
+
+
+def test_a_gateway_whose_credential_secret_is_missing_is_named(mesh):
+    snap = _snapshot(mesh)
+    snap["gateways"] = [_gateway(credential="other-tls")]
+    (result,) = mesh_trust.check_gateway_credentials("east", snap, chain.load_store([mesh.root.cert]))
+    assert not result["ok"] and result["object"] == "Secret istio-system/other-tls"
+    assert "Gateway istio-system/mesh-gateway" in result["message"] and "gateway's namespace" in result["cause"]
+
+
+def test_a_gateway_certificate_for_other_hosts_fails(mesh):
+    snap = _snapshot(mesh)
+    snap["gateways"] = [_gateway(hosts=("api.example.com",))]
+    (result,) = mesh_trust.check_gateway_credentials("east", snap, chain.load_store([mesh.root.cert]))
+    assert not result["ok"] and "other hosts" in result["cause"]
+
+
+def test_events_are_attached_to_the_failed_object_only(mesh):
+    snap = _snapshot(mesh)
+    snap["issuer"]["status"] = _ready("False", "ErrGetKeyPair")
+    events = [{"type": "Warning", "reason": "ErrGetKeyPair", "message": "secret not found",
+               "involvedObject": {"kind": "ClusterIssuer", "name": "istio-ca"}},
+              {"type": "Normal", "reason": "Issuing", "message": "x",
+               "involvedObject": {"kind": "Certificate", "name": "app", "namespace": "istio-system"}}]
+    results = mesh_trust.attach_events(_checks(mesh, snap), events)
+    issuer = next(r for r in results if r["check"] == "issuer_ready")
+    assert [e["reason"] for e in issuer["details"]["events"]] == ["ErrGetKeyPair"]
+    assert all("events" not in r["details"] for r in results if r["ok"])

@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: rotation_state
+short_description: Plan, record and resume the phases of a mesh CA rotation
+version_added: 0.1.0
+description:
+  - Keeps the state marker of a root or intermediate rotation (a JSON file on the control
+    node) for C(playbooks/rotate.yml). A root rotation runs the phases C(prepare), C(publish),
+    C(switch), C(drain), C(retire), C(promote); an intermediate rotation C(prepare), C(switch),
+    C(drain), C(promote).
+  - O(action=plan) reads the marker (or starts a new rotation) and returns the phases this run
+    executes, resuming at the first incomplete one, with what each phase trusts and signs.
+  - O(action=begin), O(action=complete) and O(action=fail) record a phase; phases run in order.
+  - O(action=drain) returns how many seconds remain before the old chain may be dropped.
+  - O(action=promote) moves the new CA folders into place, keeping the old ones, resumably.
+  - In check mode nothing is written and O(action=plan) shows the plan.
+author:
+  - certmesh developers (@certmesh)
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written in check mode; the plan is returned.
+  diff_mode:
+    support: none
+    description: No diff.
+options:
+  path:
+    description: The state marker file.
+    type: path
+    required: true
+  action:
+    description: What to do.
+    type: str
+    choices: [plan, begin, complete, fail, drain, promote]
+    default: plan
+  kind:
+    description: Rotation kind (O(action=plan)).
+    type: str
+    choices: [root, intermediate]
+    default: root
+  clusters:
+    description: Names of the clusters the rotation covers (O(action=plan)); a rotation keeps its clusters until finished.
+    type: list
+    elements: str
+    default: []
+  phase:
+    description: The phase to record (O(action=begin), O(action=complete), O(action=fail)).
+    type: str
+  reason:
+    description: Why the phase failed (O(action=fail)).
+    type: str
+  facts:
+    description: Facts to keep in the marker when a phase completes (for example root fingerprints).
+    type: dict
+    default: {}
+  stop_after:
+    description: Run the phases up to and including this one, then stop (O(action=plan)).
+    type: str
+  new:
+    description: Start a new rotation when the last one is finished (O(action=plan)).
+    type: bool
+    default: false
+  drain_period:
+    description:
+      - Time that must pass after the switch phase (O(action=drain)), as a Go duration (V(1h),
+        V(90m), V(0s)) - the longest workload certificate lifetime istio-csr signs.
+    type: str
+    default: 0s
+  moves:
+    description: Folders to promote (O(action=promote)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      current:
+        description: Folder in use (kept as O(moves[].retired)).
+        type: path
+        required: true
+      next:
+        description: Folder with the new CA files.
+        type: path
+        required: true
+      retired:
+        description: Where the old folder is kept.
+        type: path
+        required: true
+"""
+
+EXAMPLES = r"""
+- name: Plan the root rotation of the mesh
+  certmesh.istio.rotation_state:
+    path: out/prod/rotation-state.json
+    kind: root
+    clusters: "{{ ansible_play_hosts_all }}"
+  register: rotation
+  run_once: true
+
+- name: Record that the publish phase is complete
+  certmesh.istio.rotation_state:
+    path: out/prod/rotation-state.json
+    action: complete
+    phase: publish
+  run_once: true
+"""
+
+RETURN = r"""
+state:
+  description: The state marker after the action.
+  returned: always
+  type: dict
+plan:
+  description: >-
+    With O(action=plan) - kind, id, phases, completed, run (the phases this run executes),
+    resume_at, in_progress, new, finished, descriptions, and settings (per phase - signing_root,
+    ca_dir, extra_trusted_roots, expected_roots, chain_roots as V(current) or V(next)).
+  returned: when O(action=plan)
+  type: dict
+remaining_seconds:
+  description: Seconds to wait before the drain is over.
+  returned: when O(action=drain)
+  type: int
+actions:
+  description: The folder moves done (or planned in check mode).
+  returned: when O(action=promote)
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import rotation
+
+
+def _plan(module, state):
+    params = module.params
+    state, summary = rotation.plan(state, params["kind"], params["clusters"], params["stop_after"], params["new"])
+    summary["settings"] = dict((phase, rotation.phase_settings(state["kind"], phase)) for phase in state["phases"])
+    changed = summary["new"] or not os.path.exists(params["path"])
+    if changed and not module.check_mode:
+        rotation.save(params["path"], state)
+    return dict(changed=changed, state=state, plan=summary)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            action=dict(type="str", default="plan", choices=["plan", "begin", "complete", "fail", "drain", "promote"]),
+            kind=dict(type="str", default="root", choices=list(rotation.KINDS)),
+            clusters=dict(type="list", elements="str", default=[]),
+            phase=dict(type="str"),
+            reason=dict(type="str"),
+            facts=dict(type="dict", default={}),
+            stop_after=dict(type="str"),
+            new=dict(type="bool", default=False),
+            drain_period=dict(type="str", default="0s"),
+            moves=dict(type="list", elements="dict", default=[], options=dict(
+                current=dict(type="path", required=True),
+                next=dict(type="path", required=True),
+                retired=dict(type="path", required=True),
+            )),
+        ),
+        required_if=[("action", "begin", ["phase"]), ("action", "complete", ["phase"]), ("action", "fail", ["phase"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        state = rotation.load(params["path"])
+        if params["action"] == "plan":
+            module.exit_json(**_plan(module, state))
+        if state is None:
+            module.fail_json(msg="no rotation state marker at %s: run the plan first" % params["path"])
+        if params["action"] == "drain":
+            try:
+                period = pki.parse_duration(params["drain_period"])
+            except ValueError as exc:
+                module.fail_json(msg="drain_period: %s" % exc)
+            module.exit_json(changed=False, state=state, remaining_seconds=rotation.drain_remaining(state, period))
+        if params["action"] == "promote":
+            actions = rotation.promote(params["moves"], dry_run=module.check_mode)
+            module.exit_json(changed=bool(actions), state=state, actions=actions)
+        before = len(state["history"]), list(state["completed"])
+        if params["action"] == "begin":
+            rotation.begin(state, params["phase"])
+        elif params["action"] == "complete":
+            rotation.complete(state, params["phase"], facts=params["facts"])
+        else:
+            rotation.record_failure(state, params["phase"], params["reason"] or "failed")
+        changed = (len(state["history"]), state["completed"]) != before
+        if changed and not module.check_mode:
+            rotation.save(params["path"], state)
+        module.exit_json(changed=changed, state=state)
+    except rotation.RotationError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="rotation state marker %s: %s" % (params["path"], exc))
+
+
+if __name__ == "__main__":
+    main()

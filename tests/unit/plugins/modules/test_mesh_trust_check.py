@@ -1,0 +1,33 @@
+"""The mesh_trust_check module's input handling (the checks themselves: test_mesh_trust.py)."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.certmesh.istio.plugins.modules import mesh_trust_check
+
+
+def run_module(capsys, **args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            mesh_trust_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_roots_that_are_not_pem_are_refused_before_any_cluster_is_read(capsys):
+    result = run_module(capsys, clusters=[{"name": "east", "host": "https://127.0.0.1:1", "api_key": "x"}],
+                        roots="-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    assert result["failed"] and result["msg"].startswith("roots: ")
+
+
+def test_an_unreachable_cluster_is_one_failed_result_naming_it(capsys, tmp_path):
+    from tests.support.pki_factory import make_root
+
+    root = tmp_path / "root.pem"
+    root.write_text(make_root().pem)
+    result = run_module(capsys, clusters=[{"name": "gone", "host": "https://127.0.0.1:9", "api_key": "x",
+                                           "validate_certs": False}],
+                        roots=str(root), fail=False)
+    assert not result["summary"]["ok"]
+    assert result["failures"][0].startswith("cluster gone: cannot read cluster gone")
