@@ -24,7 +24,7 @@ def test_every_role_has_an_argument_spec_with_typed_described_options():
     for role in roles:
         spec = role_specs.build_spec(role)["argument_specs"]["main"]["options"]
         for name, option in spec.items():
-            assert option["type"] in {"str", "bool", "int", "list", "dict", "path"}, (role.name, name)
+            assert option["type"] in {"str", "bool", "int", "float", "list", "dict", "path", "raw"}, (role.name, name)
             assert option["description"], (role.name, name)
 
 
