@@ -539,3 +539,40 @@ def write_report(results, extra, dest, basename="mesh-trust"):
             stream.write(text)
         files[key] = path
     return files
+
+
+# --------------------------------------------------------------------------------------------
+# Renewal (what `cmctl renew` does)
+
+
+def renewal_candidates(results):
+    """Failed chain checks of issued Certificates that do not lead to the trusted roots: after a
+    CA switch cert-manager keeps them until they are due, so they must be renewed explicitly."""
+    found = []
+    for item in results:
+        if item["check"] != "certificate_chains" or item["ok"] or not item["object"].startswith("Certificate "):
+            continue
+        if any(p.get("code") == "untrusted" for p in item["details"].get("problems") or []):
+            found.append(item)
+    return found
+
+
+def renewal_status(conditions, at):
+    """The Certificate status conditions with ``Issuing=True`` (reason ManuallyTriggered), as
+    ``cmctl renew`` sets them; cert-manager then issues a new certificate at once."""
+    kept = [c for c in conditions or [] if c.get("type") != "Issuing"]
+    kept.append({"type": "Issuing", "status": "True", "reason": "ManuallyTriggered", "lastTransitionTime": at,
+                 "message": "Certificate re-issuance manually triggered by certmesh.istio (CA rotation)"})
+    return {"status": {"conditions": kept}}
+
+
+def trigger_renewal(client, item, at):
+    """Patch one Certificate's status to trigger its re-issuance; KubeError naming it on failure."""
+    namespace, _sep, name = item["object"].split(" ", 1)[1].rpartition("/")
+    body = renewal_status(item["details"].get("conditions"), at)
+    try:
+        resource = client.resource("Certificate", "cert-manager.io/v1")
+        client.client.patch(resource=resource.status, body=body, name=name, namespace=namespace,
+                            content_type="application/merge-patch+json")
+    except Exception as exc:
+        raise kube.KubeError("%s: cannot trigger its renewal: %s" % (item["object"], kube._reason(exc)))  # pylint: disable=protected-access

@@ -23,7 +23,7 @@ description:
   - Across clusters - one trust domain and one published root set.
   - Each result names the cluster, the object and the likely cause. O(wait_timeout) polls until
     every selected check passes (root rotation waits on it).
-  - Never changes anything on a cluster.
+  - Changes nothing on a cluster, except with O(renew).
 author:
   - certmesh developers (@certmesh)
 requirements:
@@ -34,10 +34,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: The module only reads (the report files are written in check mode too).
+    description: In check mode no renewal is triggered (the report files are written in check mode too).
   diff_mode:
     support: none
-    description: Nothing is changed.
+    description: No diff.
 options:
   clusters:
     description:
@@ -119,6 +119,13 @@ options:
   events:
     description: Also collect Warning events and events of cert-manager objects, and attach
       to each failed check the events of its object (diagnosis).
+    type: bool
+    default: false
+  renew:
+    description:
+      - Trigger the re-issuance (as C(cmctl renew) does, with the C(Issuing) condition) of every
+        managed Certificate whose chain does not lead to O(chain_roots), once per run. cert-manager
+        does not re-issue a Certificate because its issuer's CA changed; a CA rotation needs this.
     type: bool
     default: false
   wait_timeout:
@@ -208,6 +215,11 @@ events:
   description: Per cluster, the collected events (with O(events)).
   returned: always
   type: dict
+renewed:
+  description: The Certificates whose renewal was triggered (O(renew)), as C(cluster/namespace/name).
+  returned: always
+  type: list
+  elements: str
 report_files:
   description: Paths of the written report files.
   returned: when O(report) is given
@@ -252,6 +264,7 @@ def argument_spec():
         root_ca_secret_name=dict(type="str", default="istio-root-ca"),
         label_selector=dict(type="str", default="app.kubernetes.io/managed-by=certmesh.istio"),
         events=dict(type="bool", default=False),
+        renew=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=0),
         fail=dict(type="bool", default=True),
         report=dict(type="dict", options=dict(
@@ -270,7 +283,7 @@ def cluster_auth(params, cluster):
     return auth
 
 
-def run_once(module, store, expected):
+def run_once(module, store, expected, renewed):
     params = module.params
     settings = dict((key, params[key]) for key in ("issuer", "cert_manager_namespace", "istio_namespace", "istio_csr_name",
                                                    "root_ca_secret_name", "label_selector", "events"))
@@ -287,6 +300,16 @@ def run_once(module, store, expected):
             continue
         cluster_settings = dict(settings, strict_mtls=cluster.get("strict_mtls", True))
         checked = mesh_trust.cluster_checks(name, snap, store, expected, trust_domain, cluster_settings)
+        if params["renew"] and not module.check_mode:
+            for item in mesh_trust.renewal_candidates(checked):
+                key = "%s/%s" % (name, item["object"].split(" ", 1)[1])
+                if key in renewed:
+                    continue
+                try:
+                    mesh_trust.trigger_renewal(client, item, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                    renewed.append(key)
+                except kube.KubeError as exc:
+                    item["message"] += "; %s" % exc
         if params["events"]:
             mesh_trust.attach_events(checked, snap.get("events"))
         results.extend(checked)
@@ -317,12 +340,13 @@ def main():
     except pki.MalformedInput as exc:
         module.fail_json(msg="roots: %s" % exc)
     deadline = time.time() + max(0, params["wait_timeout"])
+    renewed = []
     while True:
-        results, summaries, events = run_once(module, store, expected)
+        results, summaries, events = run_once(module, store, expected, renewed)
         if all(item["ok"] for item in results) or time.time() >= deadline:
             break
         time.sleep(POLL_SECONDS)
-    outcome = dict(changed=False, results=results, failures=mesh_trust.failure_lines(results),
+    outcome = dict(changed=bool(renewed), renewed=renewed, results=results, failures=mesh_trust.failure_lines(results),
                    summary=mesh_trust.summarize(results), clusters=summaries, events=events, roots=expected)
     if params["report"]:
         try:

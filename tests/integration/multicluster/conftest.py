@@ -84,6 +84,11 @@ def failure(result):
     return result.stdout[-8000:] + result.stderr[-3000:]
 
 
+def text(result):
+    """A run's output with every run of whitespace made one space (the callback wraps long messages)."""
+    return " ".join(result.stdout.split())
+
+
 def build_mesh(tmp_path_factory, name):
     root = tmp_path_factory.mktemp(name)
     (root / "tmp").mkdir()

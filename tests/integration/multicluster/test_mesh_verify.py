@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from tests.emulators.cert_manager_ca import SPEC_HASH_ANNOTATION
-from tests.integration.multicluster.conftest import build_mesh, failure
+from tests.integration.multicluster.conftest import build_mesh, failure, text
 from tests.support import pki_factory
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def check_rollout_stops_at_the_failing_cluster(mesh):
         mesh["west"].emulator.deny(verb=verb, resource="clusterissuers")
     stopped = mesh.run("playbooks/site.yml")
     assert stopped.returncode != 0
-    assert "Rollout stopped at cluster west" in stopped.stdout, failure(stopped)
+    assert "Rollout stopped at cluster west" in text(stopped), failure(stopped)
     report = mesh.read_json("reports/rollout.json")
     assert (report["done"], report["failed"], report["untouched"]) == (["east"], ["west"], ["north"]), report
     assert "ClusterIssuer istio-ca" in report["failed_message"]
@@ -109,16 +109,17 @@ def check_verify_and_diagnose_name_the_broken_cluster_and_objects(mesh):
     west = mesh["west"]
     stranger = pki_factory.make_root("someone else's root")
     namespace = "istio-system"
+    # The Secret first: istio-csr (the stand-in) republishes every root ConfigMap on a Secret change.
+    west.emulator.apply(_expired_gateway_secret(mesh, west))
     west.emulator.apply({"apiVersion": "v1", "kind": "ConfigMap",
                          "metadata": {"name": "istio-ca-root-cert", "namespace": namespace},
                          "data": {"root-cert.pem": stranger.pem}})
-    west.emulator.apply(_expired_gateway_secret(mesh, west))
     try:
         result = mesh.run("playbooks/verify.yml")
         assert result.returncode != 0
-        assert "cluster west: ConfigMap istio-system/istio-ca-root-cert" in result.stdout, failure(result)
-        assert "cluster west: Certificate istio-system/app (gateway)" in result.stdout, failure(result)
-        assert "expired" in result.stdout
+        assert "cluster west: ConfigMap istio-system/istio-ca-root-cert" in text(result), failure(result)
+        assert "cluster west: Certificate istio-system/app (gateway)" in text(result), failure(result)
+        assert "expired" in text(result)
         report = mesh.read_json("reports/mesh/mesh-trust.json")
         assert report["summary"]["failing_clusters"] == ["mesh", "west"]
         failed = [(r["cluster"], r["object"]) for r in report["results"] if not r["ok"]]
@@ -128,9 +129,9 @@ def check_verify_and_diagnose_name_the_broken_cluster_and_objects(mesh):
 
         diagnosis = mesh.run("playbooks/diagnose.yml")
         assert diagnosis.returncode != 0
-        assert "problem(s) on cluster west" in diagnosis.stdout, failure(diagnosis)
-        assert "cluster east: no problem found" in diagnosis.stdout
-        assert "likely_cause" in diagnosis.stdout and "the certificate has expired" in diagnosis.stdout
+        assert "problem(s) on cluster west" in text(diagnosis), failure(diagnosis)
+        assert "cluster east: no problem found" in text(diagnosis)
+        assert "likely_cause" in text(diagnosis) and "the certificate has expired" in text(diagnosis)
         assert (mesh.out / "test" / "reports" / "diagnose" / "mesh-trust.md").is_file()
     finally:
         west.emulator.delete("v1", "Secret", "app-tls", "istio-system")

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.certmesh.istio.plugins.module_utils import chain
 from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust
-from tests.integration.multicluster.conftest import failure
+from tests.integration.multicluster.conftest import failure, text
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     check = mesh.run("playbooks/rotate.yml", "--check", extra_vars=FAST)
     assert check.returncode == 0, failure(check)
     for phase in ("prepare", "publish", "switch", "drain", "retire", "promote"):
-        assert "[RUNS NOW] %s" % phase in check.stdout, failure(check)
+        assert "[RUNS NOW] %s" % phase in text(check), failure(check)
     assert not (mesh.out / "test" / "rotation-state.json").exists()
     assert not (mesh.out / "test" / "mesh-root-next").exists()
     assert mesh["east"].emulator.get("v1", "Secret", "istio-root-ca", "cert-manager")["metadata"]["resourceVersion"] == pinned
@@ -102,7 +102,7 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     before = after
     broken = mesh.run("playbooks/rotate.yml", extra_vars=dict(FAST, rotation_fail_in_phase="switch"))
     assert broken.returncode != 0
-    assert "resumes at phase switch" in broken.stdout, failure(broken)
+    assert "resumes at phase switch" in text(broken), failure(broken)
     marker = state(mesh)
     assert marker["completed"] == ["prepare", "publish"] and marker["current"] == "switch"
     assert marker["history"][-1]["phase"] == "switch" and marker["history"][-1]["event"] == "failed"
@@ -115,8 +115,8 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     before = after
     resumed = mesh.run("playbooks/rotate.yml", extra_vars=dict(FAST, rotation_stop_after_phase="drain"))
     assert resumed.returncode == 0, failure(resumed)
-    assert "Resumes at switch" in resumed.stdout and "[done] publish" in resumed.stdout, failure(resumed)
-    assert "Record the start of phase publish" not in resumed.stdout
+    assert "Resumes at switch" in text(resumed) and "[done] publish" in text(resumed), failure(resumed)
+    assert "Record the start of phase publish" not in text(resumed)
     assert state(mesh)["completed"] == ["prepare", "publish", "switch", "drain"]
     after = workloads.issue()
     assert_trusted_everywhere(mesh, "drain", before, after)
@@ -138,4 +138,4 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     verify = mesh.run("playbooks/verify.yml")
     assert verify.returncode == 0, failure(verify)
     again = mesh.run("playbooks/rotate.yml", extra_vars=FAST)
-    assert again.returncode == 0 and "Nothing left to do" in again.stdout, failure(again)
+    assert again.returncode == 0 and "Nothing left to do" in text(again), failure(again)

@@ -61,7 +61,7 @@ def _snapshot(mesh, gateway=None, roots_pem=None):
 
 
 def _checks(mesh, snap, roots=None, trust_domain="cluster.local"):
-    store = chain.load_store(roots or [mesh.root.cert])
+    store = chain.load_store([r.cert for r in roots] if roots else [mesh.root.cert])
     expected = [mesh_trust.fingerprints(r.pem)[0] for r in (roots_issued(mesh, roots))]
     return mesh_trust.cluster_checks("east", snap, store, expected, trust_domain, SETTINGS)
 
@@ -260,3 +260,59 @@ def test_events_are_attached_to_the_failed_object_only(mesh):
     issuer = next(r for r in results if r["check"] == "issuer_ready")
     assert [e["reason"] for e in issuer["details"]["events"]] == ["ErrGetKeyPair"]
     assert all("events" not in r["details"] for r in results if r["ok"])
+
+
+class _Status:
+    status = "certificates/status"
+
+
+class _FakeDynamic:
+    def __init__(self, fail=False):
+        self.calls = []
+        self.fail = fail
+
+    def patch(self, **kwargs):
+        if self.fail:
+            raise RuntimeError("forbidden")
+        self.calls.append(kwargs)
+
+
+class _FakeClient:
+    def __init__(self, fail=False):
+        self.client = _FakeDynamic(fail)
+
+    @staticmethod
+    def resource(kind, api_version):
+        assert (kind, api_version) == ("Certificate", "cert-manager.io/v1")
+        return _Status()
+
+
+def test_certificates_from_the_old_root_are_renewal_candidates(mesh):
+    new_root = make_root("next mesh root", key_slot="next-root")
+    results = _checks(mesh, _snapshot(mesh), roots=[new_root])
+    candidates = mesh_trust.renewal_candidates(results)
+    assert sorted(r["object"] for r in candidates) == ["Certificate istio-system/app", "Certificate istio-system/probe"]
+
+
+def test_an_expired_certificate_from_the_right_root_is_no_renewal_candidate(mesh):
+    expired = make_gateway_cert(mesh.intermediate, not_before=now() - days(100), not_after=now() - days(10))
+    assert mesh_trust.renewal_candidates(_checks(mesh, _snapshot(mesh, gateway=expired))) == []
+
+
+def test_renewal_sets_the_issuing_condition_like_cmctl_renew(mesh):
+    new_root = make_root("next mesh root", key_slot="next-root")
+    item = mesh_trust.renewal_candidates(_checks(mesh, _snapshot(mesh), roots=[new_root]))[0]
+    client = _FakeClient()
+    mesh_trust.trigger_renewal(client, item, "2026-11-25T06:00:00Z")
+    (call,) = client.client.calls
+    assert (call["name"], call["namespace"], call["resource"]) == ("app", "istio-system", "certificates/status")
+    conditions = call["body"]["status"]["conditions"]
+    assert conditions[0]["type"] == "Ready" and conditions[-1]["type"] == "Issuing"
+    assert conditions[-1]["reason"] == "ManuallyTriggered" and call["content_type"] == "application/merge-patch+json"
+
+
+def test_a_refused_renewal_names_the_certificate(mesh):
+    new_root = make_root("next mesh root", key_slot="next-root")
+    item = mesh_trust.renewal_candidates(_checks(mesh, _snapshot(mesh), roots=[new_root]))[0]
+    with pytest.raises(mesh_trust.kube.KubeError, match="Certificate istio-system/app: cannot trigger its renewal"):
+        mesh_trust.trigger_renewal(_FakeClient(fail=True), item, "2026-11-25T06:00:00Z")
