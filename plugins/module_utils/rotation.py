@@ -176,6 +176,20 @@ def plan(state, kind, clusters, stop_after=None, start_new=False, at=None):
     return state, summary
 
 
+def trust_now(state):
+    """What the clusters trust at this point of an unfinished rotation, as ``phase_settings``
+    of the last completed phase (``None`` when there is no rotation in progress).
+
+    A phase that failed half-way leaves the clusters between two phases; the ones that matter
+    for checks (publish to drain) trust old and new root throughout."""
+    if not state or finished(state) or not state["completed"]:
+        return None
+    settings = phase_settings(state["kind"], state["completed"][-1])
+    settings["phase"] = state["completed"][-1]
+    settings["id"] = state["id"]
+    return settings
+
+
 def _event(state, phase, event, at, message=None):
     entry = {"phase": phase, "event": event, "at": iso(at)}
     if message:

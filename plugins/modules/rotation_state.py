@@ -20,6 +20,8 @@ description:
   - O(action=plan) reads the marker (or starts a new rotation) and returns the phases this run
     executes, resuming at the first incomplete one, with what each phase trusts and signs.
   - O(action=begin), O(action=complete) and O(action=fail) record a phase; phases run in order.
+  - O(action=status) only reads - whether a rotation is in progress and what the clusters
+    trust at this point (C(trust), as in O(action=plan)'s settings), for verify.yml.
   - O(action=drain) returns how many seconds remain before the old chain may be dropped.
   - O(action=promote) moves the new CA folders into place, keeping the old ones, resumably.
   - In check mode nothing is written and O(action=plan) shows the plan.
@@ -40,7 +42,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [plan, begin, complete, fail, drain, promote]
+    choices: [plan, status, begin, complete, fail, drain, promote]
     default: plan
   kind:
     description: Rotation kind (O(action=plan)).
@@ -124,6 +126,12 @@ plan:
     ca_dir, extra_trusted_roots, expected_roots, chain_roots as V(current) or V(next)).
   returned: when O(action=plan)
   type: dict
+trust:
+  description: >-
+    With O(action=status) - the settings of the last completed phase of an unfinished rotation
+    (expected_roots, chain_roots... as V(current)/V(next), plus phase and id), or null.
+  returned: when O(action=status)
+  type: dict
 remaining_seconds:
   description: Seconds to wait before the drain is over.
   returned: when O(action=drain)
@@ -157,7 +165,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            action=dict(type="str", default="plan", choices=["plan", "begin", "complete", "fail", "drain", "promote"]),
+            action=dict(type="str", default="plan", choices=["plan", "status", "begin", "complete", "fail", "drain", "promote"]),
             kind=dict(type="str", default="root", choices=list(rotation.KINDS)),
             clusters=dict(type="list", elements="str", default=[]),
             phase=dict(type="str"),
@@ -180,6 +188,8 @@ def main():
         state = rotation.load(params["path"])
         if params["action"] == "plan":
             module.exit_json(**_plan(module, state))
+        if params["action"] == "status":
+            module.exit_json(changed=False, state=state, trust=rotation.trust_now(state))
         if state is None:
             module.fail_json(msg="no rotation state marker at %s: run the plan first" % params["path"])
         if params["action"] == "drain":

@@ -65,6 +65,10 @@ def published_roots(mesh):
     return set(tuple(mesh_trust.fingerprints(c.root_bundle(ns))) for c in mesh.clusters for ns in NAMESPACES)
 
 
+def intermediate_of(cluster):
+    return mesh_trust.fingerprints(cluster.secret_pem("cert-manager", "istio-ca-key-pair"))[0]
+
+
 def state(mesh):
     return json.loads((mesh.out / "test" / "rotation-state.json").read_text())
 
@@ -97,6 +101,9 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     assert published_roots(mesh) == {(old_root, new_root)}
     after = workloads.issue()
     assert_trusted_everywhere(mesh, "publish", before, after)
+    during = mesh.run("playbooks/verify.yml")
+    assert during.returncode == 0, failure(during)
+    assert mesh.read_json("reports/mesh/mesh-trust.json")["roots"] == [old_root, new_root]
 
     # switch, failing on purpose once its cluster changes are made: the marker keeps it incomplete.
     before = after
@@ -139,3 +146,16 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     assert verify.returncode == 0, failure(verify)
     again = mesh.run("playbooks/rotate.yml", extra_vars=FAST)
     assert again.returncode == 0 and "Nothing left to do" in text(again), failure(again)
+
+    # An intermediate rotation of one cluster: new intermediate under the same root, nothing else moves.
+    intermediates = dict((c.name, intermediate_of(c)) for c in mesh.clusters)
+    before = workloads.issue()
+    one = mesh.run("playbooks/rotate.yml", "--limit", "west",
+                   extra_vars=dict(FAST, rotation_kind="intermediate", rotation_new=True))
+    assert one.returncode == 0, failure(one)
+    marker = state(mesh)
+    assert marker["kind"] == "intermediate" and marker["clusters"] == ["west"] and marker["finished_at"]
+    assert intermediate_of(mesh["west"]) != intermediates["west"]
+    assert intermediate_of(mesh["east"]) == intermediates["east"] and intermediate_of(mesh["north"]) == intermediates["north"]
+    assert published_roots(mesh) == {(new_root,)}
+    assert_trusted_everywhere(mesh, "intermediate rotation", before, workloads.issue())

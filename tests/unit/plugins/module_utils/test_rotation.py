@@ -197,3 +197,13 @@ def test_promote_refuses_to_overwrite_a_retired_folder(tmp_path):
 def test_promote_with_no_folder_at_all_says_the_files_are_lost(tmp_path):
     with pytest.raises(rotation.RotationError, match="lost"):
         rotation.promote([{"current": str(tmp_path / "a"), "next": str(tmp_path / "b"), "retired": str(tmp_path / "c")}])
+
+
+def test_what_the_clusters_trust_follows_the_last_completed_phase():
+    state = rotation.plan(None, "root", CLUSTERS)[0]
+    assert rotation.trust_now(state) is None
+    _run(state, ["prepare", "publish"])
+    trust = rotation.trust_now(state)
+    assert trust["phase"] == "publish" and trust["expected_roots"] == ["current", "next"]
+    _run(state, ["switch", "drain", "retire", "promote"])
+    assert rotation.trust_now(state) is None

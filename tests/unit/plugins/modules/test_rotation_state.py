@@ -86,3 +86,13 @@ def test_a_rotation_with_other_clusters_is_refused(capsys, marker):
     run_module(capsys, path=marker, clusters=CLUSTERS)
     result = run_module(capsys, path=marker, clusters=["east"])
     assert result["failed"] and "missing: north, west" in result["msg"]
+
+
+def test_status_reads_what_the_clusters_trust_without_writing(capsys, marker):
+    assert run_module(capsys, path=marker, action="status")["trust"] is None
+    run_module(capsys, path=marker, clusters=CLUSTERS)
+    for phase in ("prepare", "publish"):
+        run_module(capsys, path=marker, action="begin", phase=phase)
+        run_module(capsys, path=marker, action="complete", phase=phase)
+    result = run_module(capsys, path=marker, action="status")
+    assert not result["changed"] and result["trust"]["expected_roots"] == ["current", "next"]
