@@ -4,8 +4,9 @@ per cluster on a loaded machine, so tests share it and put it back when they bre
 ``mesh`` -> ``Mesh``: three ``KubeAPIEmulator`` clusters (``east``, ``west``, ``north``, no
 CRDs up front: cert-manager's chart installs them) with the cert-manager CA stand-in whose
 istio-csr reads its pinned root from the mounted Secret (``tests/emulators/istio_csr_trust.py``),
-the helm stand-in, one inventory with the three clusters in one mesh group, and the result of
-the first ``playbooks/site.yml`` run.
+the helm stand-in, one inventory with the three clusters in one mesh group, a first
+``playbooks/site.yml`` run stopped by a failing cluster and a second one that converges all three.
+Tests that break the mesh put it back before they end.
 """
 
 import base64
@@ -113,9 +114,18 @@ def build_mesh(tmp_path_factory, name):
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
-    """Three emulated clusters converged by one site.yml run (see the module docstring)."""
+    """Three emulated clusters converged by site.yml. The first run meets a cluster (west) that
+    refuses the ClusterIssuer and stops there (``stopped``, ``stopped_report``); with the refusal
+    lifted, the second run converges all three (``site``)."""
     built = build_mesh(tmp_path_factory, "mesh")
     try:
+        for verb in ("create", "patch", "update"):
+            built["west"].emulator.deny(verb=verb, resource="clusterissuers")
+        built.stopped = built.run("playbooks/site.yml")
+        built.stopped_report = built.read_json("reports/rollout.json")
+        built.north_after_stop = (built["north"].emulator.get("v1", "Namespace", "cert-manager"),
+                                  built["north"].emulator.list("v1", "Secret"))
+        built["west"].emulator.deny_rules.clear()
         built.site = built.run("playbooks/site.yml")
         assert built.site.returncode == 0, failure(built.site)
         yield built
