@@ -125,6 +125,14 @@ def test_a_running_mesh_switches_to_vault_keeping_trust_and_a_second_run_changes
     assert recap(again.stdout)["east"]["changed"] == 0, _failure(again)
     assert _deployed_values(api, ISTIO_CSR)[0] == revision_after
 
+    # the choice lives in the inventory: site.yml with certmesh_ca_backend=vault keeps istio-csr on
+    # Vault (no upgrade back to the CA issuer) and verifies a probe SVID issued through Vault
+    steady = mesh("playbooks/site.yml", extra_vars={"certmesh_ca_backend": "vault"})
+    assert steady.returncode == 0, _failure(steady)
+    assert _deployed_values(api, ISTIO_CSR)[0] == revision_after
+    verify_probe = api.get(CM_API, "Certificate", "certmesh-verify-workload", "istio-system")
+    assert verify_probe["spec"]["issuerRef"]["name"] == "vault-istio-ca" and _ready(verify_probe)
+
 
 # ------------------------------------------------------------------------------------------
 # render mode: no cluster, Vault still set up (the emulator), the switch written to files
