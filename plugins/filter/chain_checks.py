@@ -9,14 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-
-def purpose_of(spec):
-    """What the certificate is for, from what the Certificate asks: CA, SPIFFE identity, or host."""
-    if spec.get("isCA"):
-        return "ca"
-    if any(str(uri).startswith("spiffe://") for uri in spec.get("uris") or []):
-        return "workload"
-    return "gateway"
+from ansible_collections.certmesh.istio.plugins.module_utils.mesh_trust import purpose_of
 
 
 def chain_checks(certificates, cluster, kubeconfig=None, context=None):

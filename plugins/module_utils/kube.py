@@ -41,6 +41,19 @@ def _explicit_host(params):
         or (params.get("client_cert") and params.get("client_key")))
 
 
+CLUSTER_AUTH_KEYS = ("kubeconfig", "context", "host", "api_key", "validate_certs")
+
+
+def cluster_auth(params, cluster):
+    """Connection options for one entry of a module's ``clusters`` list: the task-level
+    kubernetes.core options, overridden by whatever the entry sets itself."""
+    auth = dict((key, params.get(key)) for key in auth_keys() if params.get(key) is not None)
+    for key in CLUSTER_AUTH_KEYS:
+        if cluster.get(key) is not None:
+            auth[key] = cluster[key]
+    return auth
+
+
 def api_client(auth, module=None):
     """A kubernetes.core K8SClient for ``auth`` (dict of kubernetes.core auth options; unset
     ones fall back to K8S_AUTH_* variables and ~/.kube/config as in kubernetes.core)."""

@@ -237,7 +237,6 @@ from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
-CLUSTER_AUTH_KEYS = ("kubeconfig", "context", "host", "api_key", "validate_certs")
 POLL_SECONDS = 2
 
 
@@ -275,14 +274,6 @@ def argument_spec():
     return spec
 
 
-def cluster_auth(params, cluster):
-    auth = dict((key, params.get(key)) for key in AUTH_ARG_SPEC if params.get(key) is not None)
-    for key in CLUSTER_AUTH_KEYS:
-        if cluster.get(key) is not None:
-            auth[key] = cluster[key]
-    return auth
-
-
 def run_once(module, store, expected, renewed):
     params = module.params
     settings = dict((key, params[key]) for key in ("issuer", "cert_manager_namespace", "istio_namespace", "istio_csr_name",
@@ -292,7 +283,7 @@ def run_once(module, store, expected, renewed):
         name = cluster["name"]
         trust_domain = cluster.get("trust_domain")
         try:
-            client = kube.api_client(cluster_auth(params, cluster))
+            client = kube.api_client(kube.cluster_auth(params, cluster))
             snap = mesh_trust.snapshot(client, settings)
         except kube.KubeError as exc:
             results.append(mesh_trust.result(name, "cluster_reachable", False, "", "cannot read cluster %s: %s" % (name, exc),

@@ -248,8 +248,6 @@ from ansible_collections.certmesh.istio.plugins.module_utils import pki
 from ansible_collections.certmesh.istio.plugins.module_utils import report
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
-CLUSTER_AUTH_KEYS = ("kubeconfig", "context", "host", "api_key", "validate_certs")
-
 
 def argument_spec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
@@ -281,14 +279,6 @@ def argument_spec():
     return spec
 
 
-def cluster_auth(params, cluster):
-    auth = dict((key, params.get(key)) for key in AUTH_ARG_SPEC if params.get(key) is not None)
-    for key in CLUSTER_AUTH_KEYS:
-        if cluster.get(key) is not None:
-            auth[key] = cluster[key]
-    return auth
-
-
 def collect(module):
     params = module.params
     records = expiry.scan_paths(params["paths"] or [])
@@ -300,7 +290,7 @@ def collect(module):
             module.fail_json(msg=missing_required_lib("kubernetes"))
     for cluster in clusters:
         try:
-            client = kube.api_client(cluster_auth(params, cluster))
+            client = kube.api_client(kube.cluster_auth(params, cluster))
         except kube.KubeError as exc:
             records.append(expiry.broken("cluster %s: %s" % (cluster["name"], exc), "cluster",
                                          cluster["name"], cluster["name"]))
