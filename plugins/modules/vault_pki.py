@@ -31,6 +31,8 @@ author:
 requirements:
   - hvac >= 1.0
   - cryptography >= 39.0
+extends_documentation_fragment:
+  - certmesh.istio.vault_connection
 attributes:
   check_mode:
     support: full
@@ -43,39 +45,6 @@ attributes:
     support: full
     description: Runs wherever hvac can reach Vault.
 options:
-  url:
-    description:
-      - URL of Vault, for example V(https://vault.example.com:8200).
-      - Defaults to the E(VAULT_ADDR) environment variable.
-    type: str
-    aliases: [vault_addr]
-  token:
-    description:
-      - Vault token. Defaults to E(VAULT_TOKEN), then to the file O(token_path)/O(token_file).
-      - See the documentation for the policy this token needs.
-    type: str
-  token_path:
-    description: Directory of the token file. Defaults to the home directory, like the vault CLI.
-    type: path
-  token_file:
-    description: Name of the token file in O(token_path).
-    type: str
-    default: .vault-token
-  namespace:
-    description: Vault Enterprise namespace. Defaults to E(VAULT_NAMESPACE).
-    type: str
-  ca_cert:
-    description: CA bundle to verify Vault's TLS certificate. Defaults to E(VAULT_CACERT).
-    type: path
-    aliases: [cacert]
-  validate_certs:
-    description:
-      - Verify Vault's TLS certificate. Defaults to true unless E(VAULT_SKIP_VERIFY) is set.
-    type: bool
-  timeout:
-    description: Seconds to wait for each Vault request.
-    type: int
-    default: 30
   state:
     description:
       - V(present) ensures everything. Removal is not supported; disable mounts by hand after the mesh has

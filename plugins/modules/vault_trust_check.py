@@ -26,6 +26,8 @@ author:
 requirements:
   - hvac >= 1.0 (unless O(intermediate_chain) is given)
   - cryptography >= 39.0
+extends_documentation_fragment:
+  - certmesh.istio.vault_connection
 attributes:
   check_mode:
     support: full
@@ -58,34 +60,6 @@ options:
         added to the mesh trust bundle before istio-csr switches.
     type: bool
     default: false
-  url:
-    description: URL of Vault. Defaults to E(VAULT_ADDR).
-    type: str
-    aliases: [vault_addr]
-  token:
-    description: Vault token. Defaults to E(VAULT_TOKEN), then to O(token_path)/O(token_file).
-    type: str
-  token_path:
-    description: Directory of the token file. Defaults to the home directory.
-    type: path
-  token_file:
-    description: Name of the token file in O(token_path).
-    type: str
-    default: .vault-token
-  namespace:
-    description: Vault Enterprise namespace. Defaults to E(VAULT_NAMESPACE).
-    type: str
-  ca_cert:
-    description: CA bundle to verify Vault's TLS certificate. Defaults to E(VAULT_CACERT).
-    type: path
-    aliases: [cacert]
-  validate_certs:
-    description: Verify Vault's TLS certificate. Defaults to true unless E(VAULT_SKIP_VERIFY) is set.
-    type: bool
-  timeout:
-    description: Seconds to wait for each Vault request.
-    type: int
-    default: 30
 seealso:
   - module: certmesh.istio.vault_pki
 '''
