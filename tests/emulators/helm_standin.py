@@ -67,10 +67,10 @@ import re
 import shlex
 import sys
 
-import jsonschema
 import yaml
 
-from tests.emulators.kube_api import upstream_dir, upstream_crds
+# jsonschema and the emulator module (for the upstream files) are imported where a chart is
+# installed: list/get, called far more often, should start as fast as a Go binary allows.
 
 HELM_VERSION = 'version.BuildInfo{Version:"v3.19.0", GitCommit:"standin", GitTreeState:"clean", GoVersion:"go1.24.0"}'
 JETSTACK = "https://charts.jetstack.io"
@@ -238,6 +238,18 @@ def chart_metadata(name, info):
             "type": "application", "version": info["version"]}
 
 
+def upstream_dir():
+    """The upstream folder, as the emulator finds it."""
+    from tests.emulators.kube_api import upstream_dir as find  # pylint: disable=import-outside-toplevel
+    return find()
+
+
+def upstream_crds(which):
+    """The upstream CRDs of the named projects, as the emulator loads them."""
+    from tests.emulators.kube_api import upstream_crds as load  # pylint: disable=import-outside-toplevel
+    return load(which)
+
+
 def default_values(info):
     """The chart's ``values.yaml`` from ``../shared/upstream`` (empty for the Istio charts)."""
     if not info["upstream"]:
@@ -253,6 +265,7 @@ def schema_problems(info, values):
     schema_file = upstream_dir() / info["upstream"] / "chart" / "values.schema.json"
     with open(schema_file, encoding="utf-8") as stream:
         schema = json.load(stream)
+    import jsonschema  # pylint: disable=import-outside-toplevel
     validator = jsonschema.Draft7Validator(schema)
     problems = []
     for error in sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path)):
@@ -261,76 +274,143 @@ def schema_problems(info, values):
     return problems
 
 
+class ApiException(Exception):
+    """A Kubernetes API error answer: ``status`` (HTTP code) and ``body`` (the Status JSON text)."""
+
+    def __init__(self, status, body):
+        super().__init__("(%s) %s" % (status, body))
+        self.status = status
+        self.body = body
+
+
 class Cluster:
-    """The Kubernetes API the stand-in writes to, through the official python client."""
+    """The Kubernetes API the stand-in writes to, over plain HTTPS with the kubeconfig's credentials.
+
+    The real helm is a fast Go binary; this one is called a few dozen times per site.yml run, so
+    it speaks REST with the standard library (no client import, one discovery request per group
+    version it touches) instead of importing the official client.
+    """
 
     def __init__(self, flags):
-        # pylint: disable=import-outside-toplevel
-        import kubernetes
-        from kubernetes.dynamic import DynamicClient
-
-        config_file = _flag(flags, "--kubeconfig") or None
-        context = _flag(flags, "--kube-context") or os.environ.get("HELM_KUBECONTEXT") or None
+        config = self._kubeconfig(_flag(flags, "--kubeconfig"))
+        context_name = _flag(flags, "--kube-context") or os.environ.get("HELM_KUBECONTEXT") or config.get("current-context")
         try:
-            api_client = kubernetes.config.new_client_from_config(config_file=config_file, context=context)
-        except (kubernetes.config.ConfigException, OSError, TypeError) as error:
-            raise HelmError("Kubernetes cluster unreachable: %s" % error) from error
-        token = _flag(flags, "--kube-token") or os.environ.get("HELM_KUBETOKEN")
+            context = self._named(config, "contexts", context_name)["context"]
+            cluster = self._named(config, "clusters", context["cluster"])["cluster"]
+            user = self._named(config, "users", context["user"])["user"] or {}
+        except (KeyError, TypeError) as error:
+            raise HelmError("Kubernetes cluster unreachable: context %r is not complete in the kubeconfig" % context_name) from error
+        self.server = (_flag(flags, "--kube-apiserver") or os.environ.get("HELM_KUBEAPISERVER") or cluster["server"]).rstrip("/")
+        token = _flag(flags, "--kube-token") or os.environ.get("HELM_KUBETOKEN") or user.get("token")
+        if not token and user.get("tokenFile"):
+            token = pathlib.Path(user["tokenFile"]).read_text(encoding="utf-8").strip()
+        self.headers = {"Accept": "application/json"}
         if token:
-            api_client.configuration.refresh_api_key_hook = None
-            api_client.configuration.api_key = {"authorization": "Bearer " + token}
-        server = _flag(flags, "--kube-apiserver") or os.environ.get("HELM_KUBEAPISERVER")
-        if server:
-            api_client.configuration.host = server
-        ca_file = _flag(flags, "--kube-ca-file") or os.environ.get("HELM_KUBECAFILE")
-        if ca_file:
-            api_client.configuration.ssl_ca_cert = ca_file
-        if os.environ.get("HELM_KUBEINSECURE_SKIP_TLS_VERIFY") == "true":
-            api_client.configuration.verify_ssl = False
-        self.errors = kubernetes.client.exceptions
+            self.headers["Authorization"] = "Bearer " + token
+        self.context = self._tls_context(flags, cluster, user)
+        self._resources = {}
+
+    @staticmethod
+    def _kubeconfig(path):
+        path = path or (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
         try:
-            self.client = DynamicClient(api_client)
-        except Exception as error:  # pylint: disable=broad-except
+            with open(path, encoding="utf-8") as stream:
+                return yaml.safe_load(stream) or {}
+        except (OSError, yaml.YAMLError) as error:
             raise HelmError("Kubernetes cluster unreachable: %s" % error) from error
+
+    @staticmethod
+    def _named(config, section, name):
+        return next(entry for entry in config.get(section) or [] if entry.get("name") == name)
+
+    @staticmethod
+    def _tls_context(flags, cluster, user):
+        import ssl  # pylint: disable=import-outside-toplevel
+        import tempfile  # pylint: disable=import-outside-toplevel
+        context = ssl.create_default_context()
+        ca_file = _flag(flags, "--kube-ca-file") or os.environ.get("HELM_KUBECAFILE") or cluster.get("certificate-authority")
+        if ca_file:
+            context.load_verify_locations(cafile=ca_file)
+        elif cluster.get("certificate-authority-data"):
+            context.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        if os.environ.get("HELM_KUBEINSECURE_SKIP_TLS_VERIFY") == "true" or cluster.get("insecure-skip-tls-verify"):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        cert, key = user.get("client-certificate"), user.get("client-key")
+        if user.get("client-certificate-data"):
+            with tempfile.NamedTemporaryFile("wb", delete=False) as pem:
+                pem.write(base64.b64decode(user["client-certificate-data"]) + b"\n" + base64.b64decode(user["client-key-data"]))
+            cert, key = pem.name, None
+        if cert:
+            context.load_cert_chain(cert, key)
+        return context
+
+    def _request(self, method, path, body=None, content_type="application/json", query=None):
+        import urllib.error  # pylint: disable=import-outside-toplevel
+        import urllib.parse  # pylint: disable=import-outside-toplevel
+        import urllib.request  # pylint: disable=import-outside-toplevel
+        url = self.server + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        headers = dict(self.headers, **({"Content-Type": content_type} if data is not None else {}))
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, context=self.context if url.startswith("https") else None, timeout=30) as answer:  # nosec - test tier
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            raise ApiException(error.code, error.read().decode("utf-8", "replace")) from error
+        except (urllib.error.URLError, OSError) as error:
+            raise HelmError("Kubernetes cluster unreachable: %s" % getattr(error, "reason", error)) from error
 
     def resource(self, api_version, kind):
-        """Return the dynamic resource, or raise Helm's "no matches for kind" error."""
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError  # pylint: disable=import-outside-toplevel
-        try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError as error:
-            raise HelmError('resource mapping not found for kind "%s" in version "%s": ensure CRDs are installed first'
-                            % (kind, api_version)) from error
+        """Return ``(base path, plural, namespaced)`` of a kind, or raise Helm's "no matches for kind" error."""
+        if api_version not in self._resources:
+            base = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+            try:
+                self._resources[api_version] = (base, self._request("GET", base).get("resources") or [])
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                self._resources[api_version] = (base, [])
+        base, resources = self._resources[api_version]
+        for entry in resources:
+            if entry.get("kind") == kind and "/" not in entry["name"]:
+                return base, entry["name"], entry.get("namespaced", False)
+        raise HelmError('resource mapping not found for kind "%s" in version "%s": ensure CRDs are installed first'
+                        % (kind, api_version))
+
+    def _path(self, api_version, kind, namespace=None, name=None):
+        base, plural, namespaced = self.resource(api_version, kind)
+        path = base + ("/namespaces/%s" % namespace if namespaced and namespace else "") + "/" + plural
+        return path + ("/" + name if name else "")
 
     def get(self, api_version, kind, name, namespace=None):
         """Return the object as a dict, or None."""
         try:
-            return self.resource(api_version, kind).get(name=name, namespace=namespace).to_dict()
-        except self.errors.ApiException as error:
+            return self._request("GET", self._path(api_version, kind, namespace, name))
+        except ApiException as error:
             if error.status == 404:
                 return None
             raise
 
     def list(self, api_version, kind, namespace=None, label_selector=None):
         """Return the items of a kind."""
-        return self.resource(api_version, kind).get(namespace=namespace, label_selector=label_selector).to_dict()["items"]
+        query = {"labelSelector": label_selector} if label_selector else None
+        return self._request("GET", self._path(api_version, kind, namespace), query=query).get("items") or []
 
     def apply(self, obj):
         """Create or update ``obj`` (server-side apply as field manager ``helm``)."""
-        resource = self.resource(obj["apiVersion"], obj["kind"])
-        return resource.server_side_apply(body=obj, name=obj["metadata"]["name"],
-                                          namespace=obj["metadata"].get("namespace"),
-                                          field_manager="helm", force_conflicts=True).to_dict()
+        path = self._path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        return self._request("PATCH", path, obj, "application/apply-patch+yaml", {"fieldManager": "helm", "force": "true"})
 
     def create(self, obj):
         """Create ``obj``."""
-        return self.resource(obj["apiVersion"], obj["kind"]).create(body=obj, namespace=obj["metadata"].get("namespace"))
+        return self._request("POST", self._path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")), obj)
 
     def delete(self, api_version, kind, name, namespace=None):
         """Delete an object; absent is fine."""
         try:
-            self.resource(api_version, kind).delete(name=name, namespace=namespace)
-        except self.errors.ApiException as error:
+            self._request("DELETE", self._path(api_version, kind, namespace, name))
+        except ApiException as error:
             if error.status != 404:
                 raise
 
@@ -585,7 +665,7 @@ def install_or_upgrade(cluster, release, chart_ref, namespace, flags, upgrade): 
     for obj in sorted(objects, key=lambda o: o["kind"] != "CustomResourceDefinition"):
         try:
             cluster.apply(obj)
-        except cluster.errors.ApiException as error:
+        except ApiException as error:
             raise HelmError("%s FAILED: failed to create resource: %s" % (verb, _api_message(error))) from error
     if latest is not None:
         previous = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
@@ -686,15 +766,11 @@ def run(argv):  # pylint: disable=too-many-return-statements,too-many-branches
     if command in ("show", "inspect") and rest[:1] == ["values"] and len(rest) == 2:
         info = resolve_chart(rest[1], flags)[1]
         return yaml.safe_dump(default_values(info), sort_keys=False).rstrip("\n")
-    import urllib3  # pylint: disable=import-outside-toplevel
+    cluster = Cluster(flags)
     try:
-        cluster = Cluster(flags)
-        try:
-            return _cluster_command(cluster, command, rest, flags, namespace)
-        except cluster.errors.ApiException as error:
-            raise HelmError(_api_message(error)) from error
-    except urllib3.exceptions.HTTPError as error:
-        raise HelmError("Kubernetes cluster unreachable: %s" % error) from error
+        return _cluster_command(cluster, command, rest, flags, namespace)
+    except ApiException as error:
+        raise HelmError(_api_message(error)) from error
 
 
 def _cluster_command(cluster, command, rest, flags, namespace):

@@ -23,7 +23,8 @@ from tests.emulators.cert_manager_ca import SPEC_HASH_ANNOTATION
 from tests.integration.multicluster.conftest import failure, text
 from tests.support import pki_factory
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("three_cluster_mesh")]
 
 FAST = {"rotation_drain_period": "0s", "rotation_wait_timeout": 60}
 NAMESPACES = ("istio-system", "default", "cert-manager")

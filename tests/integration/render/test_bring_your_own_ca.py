@@ -8,7 +8,8 @@ import yaml
 from tests.support.pki_factory import make_intermediate, make_key, make_leaf, make_root
 from tests.support.playbook import run_playbook
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bring_your_own_ca")]
 
 
 @pytest.fixture(scope="module")

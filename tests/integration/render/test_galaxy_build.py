@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.playbook import REPO_ROOT, playbook_env, recap
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("galaxy_build")]
 
 INVENTORY = """\
 mesh:

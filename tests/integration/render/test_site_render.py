@@ -13,7 +13,8 @@ from tests.support.playbook import recap, run_playbook
 from tests.support.secrets import key_fragments, leaked_key_material
 from tests.support.upstream import crd_validator, helm_default_values, helm_values_schema, known_custom_kinds
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site_render")]
 
 BUILTIN_KINDS = {("v1", "Secret"), ("v1", "Namespace"), ("v1", "ConfigMap")}
 CHARTS_WITH_SCHEMA = {"cert-manager": "cert-manager", "cert-manager-istio-csr": "istio-csr"}
