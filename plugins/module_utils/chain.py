@@ -160,7 +160,7 @@ def _validate(store, leaf, intermediates, moment):
     return _run_validator(store, leaf, intermediates, moment)
 
 
-def _issued_by(cert, issuer):
+def why_not_issued_by(cert, issuer):
     """None when ``issuer`` signed ``cert``, else the reason."""
     try:
         cert.verify_directly_issued_by(issuer)
@@ -187,7 +187,7 @@ def _walk(store, leaf, intermediates):
             return path, None
         bad_roots = []
         for root in store.by_subject.get(current.issuer, ()):
-            reason = _issued_by(current, root)
+            reason = why_not_issued_by(current, root)
             if reason is None:
                 path.append(root)
                 return path, None
@@ -196,7 +196,7 @@ def _walk(store, leaf, intermediates):
         linked = None
         reasons = list(bad_roots)
         for candidate in candidates:
-            reason = _issued_by(current, candidate)
+            reason = why_not_issued_by(current, candidate)
             if reason is None:
                 linked = candidate
                 break

@@ -12,8 +12,8 @@ Three layers, each usable alone:
 * :func:`intermediate_trust`, a pure check that the Vault intermediate chains to a root the
   workloads already trust, to run before istio-csr is pointed at Vault.
 
-PEM helpers here are private on purpose: plugins/module_utils/pki.py and chain.py are being
-written in parallel and these should be merged into them later.
+Certificate facts (fingerprint, CA flag) and the signature check come from pki.py and
+chain.py; only Vault's way of handing out PEM (``ca_chain`` as one string or a list) is read here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +33,8 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test sanit
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
+from ansible_collections.certmesh.istio.plugins.module_utils import chain as chain_checks
+from ansible_collections.certmesh.istio.plugins.module_utils import pki
 from ansible_collections.certmesh.istio.plugins.module_utils.vault import (
     VaultConflictError,
     VaultError,
@@ -358,7 +360,7 @@ def policy_matches(current_text, desired_text):
 
 
 # ---------------------------------------------------------------------------------------------
-# PEM helpers (private; to merge into module_utils/pki.py)
+# Vault's PEM answers
 
 def _read_file(path):
     try:
@@ -388,35 +390,18 @@ def _load_certs(pems):
     return certs
 
 
-def _fingerprint(cert):
-    return cert.fingerprint(hashes.SHA256()).hex(':').upper()
-
-
 def _summary(cert):
     return {
         'subject': cert.subject.rfc4514_string(),
         'issuer': cert.issuer.rfc4514_string(),
         'serial_number': '%x' % cert.serial_number,
         'not_after': cert.not_valid_after_utc.strftime('%Y-%m-%dT%H:%M:%SZ'),
-        'sha256_fingerprint': _fingerprint(cert),
+        'sha256_fingerprint': pki.fingerprint_sha256(cert),
     }
 
 
 def _issued_by(child, parent):
-    if child.issuer != parent.subject:
-        return False
-    try:
-        child.verify_directly_issued_by(parent)
-    except Exception:  # signature, algorithm or issuer-name mismatch: not this parent
-        return False
-    return True
-
-
-def _is_ca(cert):
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
+    return child.issuer == parent.subject and chain_checks.why_not_issued_by(child, parent) is None
 
 
 def sign_intermediate_csr(csr_pem, root_pem, root_key_pem, ttl_seconds, passphrase=None, now=None):
@@ -496,12 +481,12 @@ def intermediate_trust(intermediate_chain, mesh_roots, now=None):
         result['problems'].append('no mesh root certificate given: pass the PEM of the root(s) workloads trust')
         return result
     result['intermediate'] = _summary(chain[0])
-    root_prints = dict((_fingerprint(r), r) for r in roots)
+    root_prints = dict((pki.fingerprint_sha256(r), r) for r in roots)
     current = chain[0]
     path = [current]
     matched = None
     while len(path) <= 10:
-        if _fingerprint(current) in root_prints:
+        if pki.fingerprint_sha256(current) in root_prints:
             matched = current
             break
         parent = next((r for r in roots if _issued_by(current, r)), None)
@@ -527,7 +512,7 @@ def intermediate_trust(intermediate_chain, mesh_roots, now=None):
         elif cert.not_valid_before_utc > now:
             result['problems'].append('"%s" is not valid before %s'
                                       % (cert.subject.rfc4514_string(), cert.not_valid_before_utc.isoformat()))
-        if not _is_ca(cert):
+        if not pki.is_ca(cert):
             result['problems'].append('"%s" is not a CA certificate (basicConstraints CA:TRUE missing)'
                                       % cert.subject.rfc4514_string())
     if matched is not None:
