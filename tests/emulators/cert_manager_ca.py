@@ -118,6 +118,15 @@ class CertManagerCAStandIn:
 
     def __init__(self, cluster_resource_namespace="cert-manager"):
         self.cluster_resource_namespace = cluster_resource_namespace
+        self._webhook = None
+
+    # ----- admission ----------------------------------------------------------------------------
+    def admit(self, emulator, operation, obj, old=None):
+        """cert-manager's validating webhook, once its chart installed it (tests/emulators/cert_manager_webhook.py)."""
+        if self._webhook is None:
+            from tests.emulators.cert_manager_webhook import CertManagerWebhookStandIn  # pylint: disable=import-outside-toplevel
+            self._webhook = CertManagerWebhookStandIn()
+        self._webhook.admit(emulator, operation, obj, old)
 
     # ----- event dispatch -----------------------------------------------------------------------
     def observe(self, emulator, event_type, obj):

@@ -510,9 +510,12 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
         objects.append(_service("cert-manager-webhook", namespace, release, [("https", 443, "https")]))
         webhook = {"name": "webhook.cert-manager.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
                    "clientConfig": {"service": {"name": "cert-manager-webhook", "namespace": namespace, "path": "/validate"}}}
+        rules = [{"apiGroups": ["cert-manager.io", "acme.cert-manager.io"], "apiVersions": ["v1"],
+                  "operations": ["CREATE", "UPDATE"], "resources": ["*/*"]}]
         for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
             objects.append({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
-                            "metadata": _meta("cert-manager-webhook", None, release), "webhooks": [webhook]})
+                            "metadata": _meta("cert-manager-webhook", None, release),
+                            "webhooks": [dict(webhook, rules=rules)]})
     elif chart == "cert-manager-istio-csr":
         app = values.get("app") or {}
         issuer = (app.get("certmanager") or {}).get("issuer") or {}

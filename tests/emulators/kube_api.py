@@ -442,7 +442,9 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
 
     ``tokens`` maps bearer tokens to user names (a token for ``admin`` is made when omitted);
     ``controllers`` are objects with ``observe(emulator, event_type, obj)`` called after each
-    committed change (``ADDED``, ``MODIFIED``, ``DELETED``).
+    committed change (``ADDED``, ``MODIFIED``, ``DELETED``), and optionally
+    ``admit(emulator, operation, obj, old)`` called before a create or update is stored (a
+    validating webhook: raise ApiError to refuse it).
     """
 
     def __init__(self, host="127.0.0.1", port=0, tls=True, tokens=None, controllers=None, state_dir=None):
@@ -1117,6 +1119,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
 
     def _commit(self, rtype, version, key, old, obj, managed, dry_run):  # pylint: disable=too-many-arguments
         """Store ``obj`` (or only return it under dryRun); a no-op write keeps the old object."""
+        self._admit(rtype, version, old, obj)
         if rtype.kind == "Namespace":
             obj.setdefault("status", {})["phase"] = "Active"
         if rtype.kind == "Deployment":
@@ -1397,6 +1400,20 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         return listed
 
     # ----- controllers ----------------------------------------------------------------------------
+    def _admit(self, rtype, version, old, obj):
+        """Validating admission: controllers with ``admit(emulator, operation, obj, old)`` may raise ApiError.
+
+        Called after schema validation and before storing, for dry runs too, as the API server
+        calls webhooks that declare no side effects.
+        """
+        admitters = [c.admit for c in self.controllers if callable(getattr(c, "admit", None))]
+        if not admitters:
+            return
+        operation = "CREATE" if old is None else "UPDATE"
+        presented = self._present(rtype, version, obj)
+        for admit in admitters:
+            admit(self, operation, presented, old)
+
     def _queue_event(self, event_type, rtype, obj):
         if not self.controllers:
             return
@@ -1467,6 +1484,16 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             if error.code == 404:
                 return None
             raise
+
+    def stored(self, api_version, kind):
+        """Copies of the stored objects of a kind, read without a request: for admission code,
+        which runs inside a request and must not start another one."""
+        with self._lock:
+            rtype = self.resource_type(api_version, kind)
+            if rtype is None:
+                return []
+            version = api_version.rpartition("/")[2]
+            return [self._present(rtype, version, obj) for obj in self._objects[(rtype.group, rtype.plural)].values()]
 
     def list(self, api_version, kind, namespace=None, label_selector=None):
         """Return the items of a kind (all namespaces unless ``namespace``)."""
