@@ -168,9 +168,24 @@ def test_render_mode_writes_the_vault_issuer_and_istio_csr_values_and_refuses_an
         extra, vault_pki_root="vault", vault_pki_intermediate_mount="pki_int_vault", vault_pki_issuer_name="vault-own-root"),
         tmp_path=tmp_path, env=env)
     assert refused.returncode != 0
-    assert "cluster cluster1: refusing to point istio-csr at Vault" in refused.stdout, _failure(refused)
-    assert "pki_int_vault/ does not chain to the trusted root(s)" in refused.stdout
-    assert "vault_pki_allow_root_rotation=true" in refused.stdout
+    refusal = " ".join(refused.stdout.split())
+    assert "cluster cluster1: refusing to point istio-csr at Vault, and nothing was written to Vault" in refusal, _failure(refused)
+    assert "pki/ holds no root yet, and a root Vault generates now is trusted by no workload" in refusal
+    assert "vault_pki_allow_root_rotation=true" in refusal
+    client = vault_emulator.client()
+    mounts = client.sys.list_mounted_secrets_engines()["data"]
+    assert "pki_int_vault/" not in mounts and "pki/" not in mounts
+
+    # a root Vault already holds, but no workload trusts: refused the same way, Vault untouched
+    client.sys.enable_secrets_engine("pki", path="pki")
+    client.secrets.pki.generate_root("internal", "someone else's root", mount_point="pki")
+    refused = run_playbook("playbooks/vault.yml", extra_vars=dict(
+        extra, vault_pki_root="vault", vault_pki_intermediate_mount="pki_int_vault", vault_pki_issuer_name="vault-own-root"),
+        tmp_path=tmp_path, env=env)
+    refusal = " ".join(refused.stdout.split())
+    assert refused.returncode != 0
+    assert "nothing was written to Vault: the root in pki/ is not one of the trusted root(s)" in refusal, _failure(refused)
+    assert "pki_int_vault/" not in client.sys.list_mounted_secrets_engines()["data"]
     assert {p: p.read_bytes() for p in (render / "vault_pki").iterdir()} == {k: v for k, v in before.items() if k != values_file}
     assert values_file.read_bytes() == before[values_file]
 
