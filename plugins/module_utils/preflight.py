@@ -7,6 +7,9 @@ Each check is a pure function of a cluster snapshot (plain dicts read beforehand
 desired settings, returning problems ``{code, message, object}``. Codes are stable:
 ``acme_issuer``, ``issuer_namespace``, ``issuer_not_found``, ``trust_domain_mismatch``,
 ``ca_expires_too_soon``, ``istio_has_own_ca``.
+
+:func:`certificate_lifetime_problems` needs no cluster: it applies cert-manager's webhook rules
+for Certificate lifetimes to the desired values, so render and apply refuse them alike.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 ISTIOD_DEPLOYMENT = "istiod"
 ISTIOD_OWN_CA_SECRET = "istio-ca-secret"
@@ -138,3 +142,54 @@ def run_all(settings, snapshot, now, ca_not_after=None):
     found += check_istio_ca(snapshot.get("istiod"), snapshot.get("istio_csr"), snapshot.get("istiod_own_ca_secret"),
                             settings["istio_namespace"])
     return found
+
+
+# cert-manager reads durations with Go's time.ParseDuration (no "d" or "w") and its webhook
+# refuses a Certificate living less than an hour or renewed less than 5 minutes before its end.
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
+_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+MINIMUM_CERTIFICATE_DURATION = 3600
+MINIMUM_RENEW_BEFORE = 300
+
+
+def go_duration_seconds(value):
+    """Seconds of a Go duration (``2160h``, ``1h30m``, ``90s``); ValueError for anything Go refuses."""
+    text = str(value).strip()
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    parts = _GO_DURATION_PART.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError("%r is not a Go duration (units h, m, s, ms; days are written in hours, 90 days = 2160h)"
+                         % (value,))
+    return sum(float(number) * _GO_UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def certificate_lifetime_problems(certificates, duration=None, renew_before=None, variable="certificates"):
+    """Messages for every Certificate whose lifetime cert-manager would refuse.
+
+    ``certificates``: dicts with ``name`` and optionally ``duration`` and ``renew_before``;
+    ``duration`` and ``renew_before`` are the defaults for those that set none. Each message
+    names the list item (``variable[index]``) and the Certificate.
+    """
+    problems = []
+    for index, item in enumerate(certificates or []):
+        where = "%s[%d] (Certificate %s)" % (variable, index, item.get("name", "?"))
+        wanted = {"duration": item.get("duration", duration), "renew_before": item.get("renew_before", renew_before)}
+        seconds = {}
+        for key, value in wanted.items():
+            if value in (None, ""):
+                continue
+            try:
+                seconds[key] = go_duration_seconds(value)
+            except ValueError as exc:
+                problems.append("%s: %s %s" % (where, key, exc))
+        if "duration" in seconds and seconds["duration"] < MINIMUM_CERTIFICATE_DURATION:
+            problems.append("%s: duration %s is shorter than the 1h cert-manager accepts"
+                            % (where, wanted["duration"]))
+        if "renew_before" in seconds and seconds["renew_before"] < MINIMUM_RENEW_BEFORE:
+            problems.append("%s: renew_before %s is shorter than the 5m cert-manager accepts"
+                            % (where, wanted["renew_before"]))
+        if "renew_before" in seconds and "duration" in seconds and seconds["renew_before"] >= seconds["duration"]:
+            problems.append("%s: renew_before %s must be shorter than duration %s"
+                            % (where, wanted["renew_before"], wanted["duration"]))
+    return problems

@@ -60,3 +60,15 @@ def test_a_certificate_that_is_not_a_ca_is_refused_before_any_change(tmp_path, b
     assert result.returncode != 0
     assert "cluster cluster1" in result.stdout and "[not_a_ca]" in result.stdout
     assert not out.exists()
+
+
+def test_a_gateway_certificate_lifetime_cert_manager_refuses_stops_the_cluster_before_anything_is_rendered(tmp_path):
+    out = tmp_path / "out"
+    result = run_playbook("playbooks/site.yml", extra_vars={
+        "certmesh_output_dir": str(out), "gateway_certs_duration": "90d", "gateway_certs_renew_before": "1m"},
+        tmp_path=tmp_path)
+    text = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert ("cluster cluster1: gateway_certs_hosts[0] (Certificate app): duration '90d' is not a Go duration" in text
+            and "renew_before 1m is shorter than the 5m cert-manager accepts" in text), result.stdout[-4000:]
+    assert not (out / "local" / "cluster1" / "cert_manager").exists()

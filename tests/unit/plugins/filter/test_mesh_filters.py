@@ -67,3 +67,10 @@ def test_spiffe_id_checks_the_trust_domain_when_given():
 
 def test_spiffe_id_accepts_non_istio_paths_when_asked():
     assert spiffe_id("spiffe://example.org/workload/web", istio=False)["path"] == "/workload/web"
+
+
+def test_certificate_lifetime_problems_is_a_filter_of_the_collection():
+    from ansible_collections.certmesh.istio.plugins.filter.certificate_lifetime_problems import FilterModule
+    lifetime_problems = FilterModule().filters()["certificate_lifetime_problems"]
+    assert lifetime_problems([{"name": "app", "duration": "30m"}], variable="hosts") == [
+        "hosts[0] (Certificate app): duration 30m is shorter than the 1h cert-manager accepts"]

@@ -80,3 +80,31 @@ def test_every_problem_is_reported_not_only_the_first():
                 "istio_configmap": {"data": {"mesh": "trustDomain: other"}}}
     found = preflight.run_all(SETTINGS, snapshot, NOW, ca_not_after=NOW)
     assert sorted(codes(found)) == ["acme_issuer", "ca_expires_too_soon", "istio_has_own_ca", "trust_domain_mismatch"]
+
+
+def test_certificate_lifetimes_follow_cert_managers_rules():
+    hosts = [{"name": "app"}, {"name": "short", "duration": "30m"}, {"name": "days", "duration": "90d"},
+             {"name": "late", "duration": "2h", "renew_before": "2h"}, {"name": "eager", "renew_before": "1m"}]
+    problems = preflight.certificate_lifetime_problems(hosts, "2160h", "720h", variable="gateway_certs_hosts")
+    assert problems == [
+        "gateway_certs_hosts[1] (Certificate short): duration 30m is shorter than the 1h cert-manager accepts",
+        "gateway_certs_hosts[1] (Certificate short): renew_before 720h must be shorter than duration 30m",
+        "gateway_certs_hosts[2] (Certificate days): duration '90d' is not a Go duration (units h, m, s, ms; "
+        "days are written in hours, 90 days = 2160h)",
+        "gateway_certs_hosts[3] (Certificate late): renew_before 2h must be shorter than duration 2h",
+        "gateway_certs_hosts[4] (Certificate eager): renew_before 1m is shorter than the 5m cert-manager accepts",
+    ]
+    assert preflight.certificate_lifetime_problems([{"name": "app"}], "1h", "59m59s") == []
+    assert preflight.certificate_lifetime_problems([{"name": "app"}]) == []
+
+
+def test_go_durations_are_read_as_go_reads_them():
+    assert preflight.go_duration_seconds("1h30m") == 5400
+    assert preflight.go_duration_seconds("2160h0m0s") == 2160 * 3600
+    assert preflight.go_duration_seconds("1.5h") == 5400
+    for bad in ("", "90d", "1w", "h", "10", "1h 30m", "banana"):
+        try:
+            preflight.go_duration_seconds(bad)
+        except ValueError:
+            continue
+        raise AssertionError("%r was accepted" % bad)
