@@ -105,10 +105,19 @@ def test_forbidden_issuer_names_the_cluster_and_the_object(kube_emulator_factory
 
 
 def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_run):
+    """Refused by the CRD schema (422), then by cert-manager's webhook (403): both name cluster and object."""
     cluster = kube_emulator_factory("strict", crds=False)
-    result = apply_run([cluster], extra_vars={"gateway_certs_duration": 90})
+    result = apply_run([cluster], extra_vars={"gateway_certs_hosts": [{"name": "app", "dns_names": "app.example.com"}]})
+    text = " ".join(result.stdout.split())
     assert result.returncode != 0
-    assert "cluster strict" in result.stdout and "Certificate istio-system/app" in result.stdout
+    assert "cluster strict" in text and "could not apply Certificate istio-system/app" in text, _failure(result)
+    assert "spec.dnsNames" in text and "Invalid" in text, _failure(result)
+
+    result = apply_run([cluster], extra_vars={"gateway_certs_issuer": {"name": "istio-ca", "kind": "Vault"}})
+    text = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "could not apply Certificate istio-system/app" in text, _failure(result)
+    assert "webhook.cert-manager.io" in text and "denied the request: spec.issuerRef.kind: Invalid value" in text, _failure(result)
 
 
 def _nothing_installed(cluster):
