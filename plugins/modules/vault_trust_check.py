@@ -101,6 +101,10 @@ ca_chain:
   returned: always
   type: list
   elements: str
+ca_missing:
+  description: True when the task failed because O(intermediate_mount) holds no CA certificate yet.
+  returned: failure
+  type: bool
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -147,7 +151,7 @@ def main():
             where = '%s/ at %s' % (mount, session.where)
             if not chain:
                 module.fail_json(msg='the PKI mount %s has no CA certificate yet: run certmesh.istio.vault_pki first'
-                                 % where)
+                                 % where, ca_missing=True)
         result = intermediate_trust(chain, module.params['mesh_roots'])
     except VaultError as exc:
         module.fail_json(msg=str(exc))

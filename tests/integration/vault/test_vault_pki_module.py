@@ -343,7 +343,7 @@ def test_trust_check_on_an_empty_mount_says_to_run_vault_pki_first(vault_emulato
     _key, root = _mesh_root()
     out = run_module(vault_trust_check, {'url': vault_emulator.url, 'token': vault_emulator.root_token,
                                          'mesh_roots': [root.public_bytes(serialization.Encoding.PEM).decode()]})
-    assert 'has no CA certificate yet: run certmesh.istio.vault_pki first' in out['msg']
+    assert 'has no CA certificate yet: run certmesh.istio.vault_pki first' in out['msg'] and out['ca_missing'] is True
 
 
 def test_root_in_another_vault_mount_signs_the_intermediate_and_is_left_alone(vault_emulator):
