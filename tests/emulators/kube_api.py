@@ -1410,7 +1410,9 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         if not admitters:
             return
         operation = "CREATE" if old is None else "UPDATE"
-        presented = self._present(rtype, version, obj)
+        # A shallow view (admitters only read): deep-copying every written object, CRDs of
+        # hundreds of KiB included, would cost more than the admission itself.
+        presented = dict(obj, apiVersion=rtype.api_version(version), kind=rtype.kind)
         for admit in admitters:
             admit(self, operation, presented, old)
 
