@@ -236,8 +236,11 @@ def _vault_errors(config):
     if kubernetes is not None:
         if not kubernetes.get("role"):
             errors.append(required("spec.vault.auth.kubernetes.role"))
-        chosen = [k for k in ("secretRef", "serviceAccountRef") if (kubernetes.get(k) or {}).get("name")
-                  or (k == "serviceAccountRef" and kubernetes.get(k) is not None)]
+        chosen = []  # as cert-manager counts them: a secretRef with a name, any serviceAccountRef
+        if (kubernetes.get("secretRef") or {}).get("name"):
+            chosen.append("secretRef")
+        if kubernetes.get("serviceAccountRef") is not None:
+            chosen.append("serviceAccountRef")
         if not chosen:
             errors.append(required("spec.vault.auth.kubernetes", "please supply one of: secretRef, serviceAccountRef"))
         elif len(chosen) > 1:

@@ -298,8 +298,9 @@ class Cluster:
             context = self._named(config, "contexts", context_name)["context"]
             cluster = self._named(config, "clusters", context["cluster"])["cluster"]
             user = self._named(config, "users", context["user"])["user"] or {}
-        except (KeyError, TypeError) as error:
-            raise HelmError("Kubernetes cluster unreachable: context %r is not complete in the kubeconfig" % context_name) from error
+        except (KeyError, TypeError, StopIteration) as error:
+            raise HelmError("Kubernetes cluster unreachable: context %r is missing or incomplete in the kubeconfig"
+                            % context_name) from error
         self.server = (_flag(flags, "--kube-apiserver") or os.environ.get("HELM_KUBEAPISERVER") or cluster["server"]).rstrip("/")
         token = _flag(flags, "--kube-token") or os.environ.get("HELM_KUBETOKEN") or user.get("token")
         if not token and user.get("tokenFile"):
@@ -342,7 +343,11 @@ class Cluster:
                 pem.write(base64.b64decode(user["client-certificate-data"]) + b"\n" + base64.b64decode(user["client-key-data"]))
             cert, key = pem.name, None
         if cert:
-            context.load_cert_chain(cert, key)
+            try:
+                context.load_cert_chain(cert, key)
+            finally:
+                if user.get("client-certificate-data"):
+                    os.unlink(cert)
         return context
 
     def _request(self, method, path, body=None, content_type="application/json", query=None):
