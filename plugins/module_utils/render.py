@@ -6,6 +6,12 @@
 The same object descriptions that apply mode hands to kubernetes.core are written here, one
 object per file, under ``<render dir>/<component>/``, with a kustomization.yaml per component
 and an INDEX.md over all components. Secrets are written 0600 and never shown in diffs.
+
+Values are written by a YAML dumper, never pasted into YAML text: whatever a value holds
+(newlines, colons, quotes, ``{{``, ``../``, non-ASCII), it is one scalar that reads back equal,
+and ``to_yaml`` proves it on every document before it is written. Every path is checked before
+anything is read or written: it stays inside the render folder (names are slugged into one file
+name) and no file is read or written through a symlink.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,34 +32,102 @@ INDEX_NAME = "INDEX.md"
 KUSTOMIZATION = "kustomization.yaml"
 REDACTED = "<Secret data is not shown>"
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
+# A component is one folder name chosen by a role: refused, not slugged, when it is anything else.
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Characters a YAML reader folds or drops in block scalars (YAML 1.1 line breaks, BOM).
+_BLOCK_UNSAFE = re.compile("[\x85\u2028\u2029\ufeff\r]")
+
+
+class RenderPathError(ValueError):
+    """A path of the render folder that must not be written (outside the folder, or a symlink)."""
 
 
 def _str_presenter(dumper, value):
-    style = "|" if "\n" in value else None
+    # PEM and other multi-line text as a literal block, where the dumper can keep it exact.
+    style = "|" if "\n" in value and not _BLOCK_UNSAFE.search(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-def _dumper():
-    """Block-style YAML with multi-line strings (PEM) kept readable."""
+def _quoted_str_presenter(dumper, value):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+
+
+def _dumper(readable=True):
+    """Block-style YAML; readable: multi-line strings (PEM) as literal blocks, else all strings quoted."""
     dumper = type("RenderDumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(str, _str_presenter)
+    dumper.add_representer(str, _str_presenter if readable else _quoted_str_presenter)
     return dumper
 
 
+def _dump(document, readable):
+    return yaml.dump(document, Dumper=_dumper(readable), default_flow_style=False, sort_keys=False, width=120,
+                     allow_unicode=readable)
+
+
 def to_yaml(document):
-    """Serialise one document deterministically (keys keep their order: order is meaning)."""
-    return yaml.dump(document, Dumper=_dumper(), default_flow_style=False, sort_keys=False, width=120)
+    """Serialise one document deterministically (keys keep their order: order is meaning).
+
+    The readable form is checked by reading it back: a value it cannot keep exactly (rare
+    characters that YAML folds) makes the whole document use double-quoted, escaped strings,
+    which every YAML reader reads back byte for byte.
+    """
+    text = _dump(document, readable=True)
+    try:
+        if yaml.safe_load(text) == document:
+            return text
+    except yaml.YAMLError:
+        pass
+    return _dump(document, readable=False)
 
 
 def _slug(text):
-    return _UNSAFE.sub("-", str(text).lower()).strip("-")
+    """One safe file-name part: lowercase letters, digits, '-' and '.', never leading or trailing '.'."""
+    return _UNSAFE.sub("-", str(text).lower()).strip("-.")
 
 
 def object_filename(obj):
-    """File name of a Kubernetes object: ``<namespace>.<kind>.<name>.yaml`` (namespace if any)."""
+    """File name of a Kubernetes object: ``<namespace>.<kind>.<name>.yaml`` (namespace if any).
+
+    Each part is slugged, so a name holding ``/`` or ``../`` stays inside the component folder.
+    """
     meta = obj.get("metadata") or {}
     parts = [meta.get("namespace"), obj.get("kind"), meta.get("name")]
-    return ".".join(_slug(p) for p in parts if p) + ".yaml"
+    return ".".join(s for s in (_slug(p) for p in parts if p) if s) + ".yaml"
+
+
+def component_problem(component):
+    """Return why a component name cannot be a folder of the render directory, else None."""
+    if not isinstance(component, str) or not _COMPONENT.match(component):
+        return ("component %r is not a plain folder name (letters, digits, '_', '-' and '.', "
+                "starting with a letter or digit)" % (component,))
+    return None
+
+
+def _object_label(obj):
+    meta = obj.get("metadata") or {}
+    where = "%s/" % meta["namespace"] if meta.get("namespace") else ""
+    return "%s %s%s" % (obj.get("kind"), where, meta.get("name"))
+
+
+def _inside(root, path):
+    root = os.path.realpath(root)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
+def check_path(render_dir, path):
+    """Raise RenderPathError unless path is inside render_dir and nothing on the way is a symlink."""
+    render_dir = os.path.abspath(render_dir)
+    path = os.path.abspath(path)
+    if os.path.commonpath([render_dir, path]) != render_dir or not _inside(render_dir, path):
+        raise RenderPathError("%s is outside the render folder %s" % (path, render_dir))
+    current = path
+    while True:
+        if os.path.islink(current):
+            raise RenderPathError("%s is a symlink: refusing to read or write through it (remove it, or "
+                                  "point certmesh_output_dir at a real folder)" % current)
+        if current == render_dir:
+            return
+        current = os.path.dirname(current)
 
 
 def is_sensitive(obj):
@@ -93,39 +167,63 @@ def helm_release_files(release):
 
 
 def plan_component(objects, helm_releases):
-    """Return {file name: (text, mode, sensitive)} for one component, plus its kustomization."""
+    """Return {file name: (text, mode, sensitive)} for one component, plus its kustomization.
+
+    Raises RenderPathError when two things would share a file (names that differ only in
+    characters a file name cannot hold): one would silently replace the other.
+    """
     files = {}
+    owners = {}
+
+    def add(name, owner, document, mode, sensitive=False):
+        if name in owners:
+            raise RenderPathError("%s and %s would both be written to %s: give them names that differ in "
+                                  "letters or digits" % (owners[name], owner, name))
+        owners[name] = owner
+        files[name] = (to_yaml(document), mode, sensitive)
+
     resources = []
     for obj in objects:
         name = object_filename(obj)
         sensitive = is_sensitive(obj)
-        files[name] = (to_yaml(obj), SECRET_MODE if sensitive else PUBLIC_MODE, sensitive)
+        add(name, _object_label(obj), obj, SECRET_MODE if sensitive else PUBLIC_MODE, sensitive)
         resources.append(name)
     for release in helm_releases:
         for name, document in helm_release_files(release).items():
-            files[name] = (to_yaml(document), PUBLIC_MODE, False)
+            add(name, "Helm release %s" % release["name"], document, PUBLIC_MODE)
     if resources:
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": sorted(resources),
         }
-        files[KUSTOMIZATION] = (to_yaml(kustomization), PUBLIC_MODE, False)
+        add(KUSTOMIZATION, "the kustomization", kustomization, PUBLIC_MODE)
     return files
 
 
+def _one_line(text):
+    """A value quoted in INDEX.md stays on its line, whatever it holds."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def _summary_of(path):
-    try:
-        with open(path) as stream:
-            doc = yaml.safe_load(stream) or {}
-    except (OSError, yaml.YAMLError):
+    if os.path.islink(path):
         return "?"
-    if "kind" in doc and "metadata" in doc:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            doc = yaml.safe_load(stream) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return "?"
+    if not isinstance(doc, dict):
+        return "?"
+    if "kind" in doc and isinstance(doc.get("metadata"), dict):
         meta = doc["metadata"]
-        where = "%s/" % meta["namespace"] if meta.get("namespace") else ""
-        return "%s %s%s" % (doc["kind"], where, meta.get("name"))
+        where = "%s/" % _one_line(meta["namespace"]) if meta.get("namespace") else ""
+        return "%s %s%s" % (_one_line(doc["kind"]), where, _one_line(meta.get("name")))
     if "release" in doc and "chart" in doc:
-        return "Helm release %s (chart %s %s) in %s" % (doc["release"], doc["chart"], doc.get("version"), doc.get("namespace"))
+        return "Helm release %s (chart %s %s) in %s" % tuple(
+            _one_line(v) for v in (doc["release"], doc["chart"], doc.get("version"), doc.get("namespace")))
     return "Helm values"
 
 
@@ -141,7 +239,7 @@ def build_index(render_dir):
     ]
     for component in sorted(os.listdir(render_dir)):
         folder = os.path.join(render_dir, component)
-        if not os.path.isdir(folder):
+        if os.path.islink(folder) or not os.path.isdir(folder):
             continue
         if component == "pki":
             lines.append("## pki")
@@ -163,21 +261,27 @@ def build_index(render_dir):
 
 
 def read_text(path):
+    """Current text of a file, or None; undecodable bytes read as different text, never raise."""
     try:
-        with open(path) as stream:
+        with open(path, encoding="utf-8", errors="replace") as stream:
             return stream.read()
     except OSError:
         return None
 
 
 def write_text(path, text, mode):
-    """Write atomically with the final mode set before the content lands (keys never 0644)."""
+    """Write atomically with the final mode set before the content lands (keys never 0644).
+
+    The temporary file is created new (never opened through a symlink someone left there).
+    """
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     temp = os.path.join(directory, ".%s.tmp" % os.path.basename(path))
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    if os.path.lexists(temp):
+        os.unlink(temp)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
     try:
-        with os.fdopen(fd, "w") as stream:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.chmod(temp, mode)
         os.replace(temp, path)
@@ -199,9 +303,19 @@ def sync_component(render_dir, component, objects, helm_releases, check_mode=Fal
 
     changes: list of {path, action} with action created|updated|mode|removed.
     diffs: Ansible diff dicts (before/after text; Secrets redacted).
+    Raises RenderPathError, before anything is read or written, for a component that is not a
+    plain folder name, a path outside render_dir or a symlink on the way.
     """
+    problem = component_problem(component)
+    if problem:
+        raise RenderPathError(problem)
     folder = os.path.join(render_dir, component)
     planned = plan_component(objects, helm_releases)
+    stale = []
+    if prune and os.path.isdir(folder) and not os.path.islink(folder):
+        stale = sorted(n for n in os.listdir(folder) if n.endswith(".yaml") and n not in planned)
+    for name in sorted(planned) + stale:
+        check_path(render_dir, os.path.join(folder, name))
     changes, diffs = [], []
     for name in sorted(planned):
         text, mode, sensitive = planned[name]
@@ -219,14 +333,12 @@ def sync_component(render_dir, component, objects, helm_releases, check_mode=Fal
             })
         if not check_mode:
             write_text(path, text, mode)
-    if prune and os.path.isdir(folder):
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".yaml") and name not in planned:
-                path = os.path.join(folder, name)
-                changes.append({"path": path, "action": "removed"})
-                diffs.append({"before_header": path, "after_header": path, "before": "(file)\n", "after": ""})
-                if not check_mode:
-                    os.unlink(path)
+    for name in stale:
+        path = os.path.join(folder, name)
+        changes.append({"path": path, "action": "removed"})
+        diffs.append({"before_header": path, "after_header": path, "before": "(file)\n", "after": ""})
+        if not check_mode:
+            os.unlink(path)
     return changes, diffs
 
 
@@ -235,6 +347,7 @@ def sync_index(render_dir, check_mode=False):
     if not os.path.isdir(render_dir):
         return None
     path = os.path.join(render_dir, INDEX_NAME)
+    check_path(render_dir, path)
     text = build_index(render_dir)
     if read_text(path) == text:
         return None

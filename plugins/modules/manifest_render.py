@@ -22,6 +22,12 @@ description:
     C(INDEX.md) in I(dest) describing every component.
   - Files of C(Secret) objects are created with mode 0600 and their content never appears in diffs.
   - Files in the component folder that are no longer desired are removed (I(prune)).
+  - Values are written by a YAML dumper, each as one scalar that reads back byte for byte,
+    whatever it holds (newlines, colons, quotes, C({{), C(../), non-ASCII).
+  - Every file stays inside I(dest) - object and release names are slugged into one file name -
+    and nothing is read or written through a symlink. A component that is not a plain folder name,
+    a symlink on the way, or two objects that would share a file are refused before anything is
+    written, naming the path.
 author:
   - certmesh developers (@certmesh)
 options:
@@ -30,7 +36,9 @@ options:
     type: path
     required: true
   component:
-    description: Sub-folder for this part of the desired state, usually the role name.
+    description:
+      - Sub-folder for this part of the desired state, usually the role name.
+      - One plain folder name - letters, digits, C(_), C(-) and C(.), starting with a letter or digit.
     type: str
     required: true
   objects:
@@ -150,11 +158,14 @@ def main():
 
     dest = os.path.abspath(module.params["dest"])
     component = module.params["component"]
-    for obj in module.params["objects"]:
-        problem = render.validate_object(obj, component)
+    problems = [render.component_problem(component)]
+    problems += [render.validate_object(obj, component) for obj in module.params["objects"]]
+    for problem in problems:
         if problem:
             module.fail_json(msg="cannot render into %s: %s" % (dest, problem))
     try:
+        # Refused before the component is written, so a bad path leaves the folder as it was.
+        render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
         changes, diffs = render.sync_component(
             dest,
             component,
@@ -164,6 +175,8 @@ def main():
             prune=module.params["prune"],
         )
         index_change = render.sync_index(dest, check_mode=module.check_mode)
+    except render.RenderPathError as exc:
+        module.fail_json(msg="cannot render into %s (component %s): %s" % (dest, component, exc))
     except OSError as exc:
         module.fail_json(msg="cannot write the render folder %s (component %s): %s" % (dest, component, exc))
     if index_change:
