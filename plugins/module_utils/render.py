@@ -118,7 +118,7 @@ def check_path(render_dir, path):
     """Raise RenderPathError unless path is inside render_dir and nothing on the way is a symlink."""
     render_dir = os.path.abspath(render_dir)
     path = os.path.abspath(path)
-    if os.path.commonpath([render_dir, path]) != render_dir or not _inside(render_dir, path):
+    if os.path.commonpath([render_dir, path]) != render_dir:
         raise RenderPathError("%s is outside the render folder %s" % (path, render_dir))
     current = path
     while True:
@@ -126,8 +126,10 @@ def check_path(render_dir, path):
             raise RenderPathError("%s is a symlink: refusing to read or write through it (remove it, or "
                                   "point certmesh_output_dir at a real folder)" % current)
         if current == render_dir:
-            return
+            break
         current = os.path.dirname(current)
+    if not _inside(render_dir, path):  # a symlink above the render folder cannot move what is below it
+        raise RenderPathError("%s is outside the render folder %s" % (path, render_dir))
 
 
 def is_sensitive(obj):

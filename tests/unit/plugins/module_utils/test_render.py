@@ -1,8 +1,10 @@
 """The render sink writes one file per object, keeps Secrets private, and is idempotent."""
 
 import os
+import pathlib
 import stat
 
+import pytest
 import yaml
 
 from ansible_collections.certmesh.istio.plugins.module_utils import render
@@ -90,3 +92,119 @@ def test_an_object_without_a_name_is_refused_with_the_component_named():
 def test_pem_text_is_written_as_a_readable_block():
     text = render.to_yaml({"data": "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"})
     assert "data: |" in text
+
+
+HOSTILE_SCALARS = [
+    "value\nextra: injected",
+    "line one\nline two\n",
+    "  leading and trailing  \n\tindented\n  ",
+    "' \"quoted\": \"yes\" '",
+    "{{ lookup('env', 'HOME') }} {% raw %}",
+    "../../../etc/passwd",
+    "Zürich – 東京 ☃ 😀",
+    "\x85 next line \u2028 line separator \u2029 paragraph \ufeff bom \r\n crlf",
+    "true", "1", "null", "~", "2026-01-01", "- item", "? key", "# comment", "",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_SCALARS, ids=repr)
+def test_every_string_is_written_as_one_scalar_that_reads_back_equal(value):
+    document = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"value": value, "list": [value]}}
+    assert yaml.safe_load(render.to_yaml(document)) == document
+
+
+def test_rendered_files_hold_non_ascii_text_as_utf8_and_read_back_equal(tmp_path):
+    obj = dict(ISSUER, metadata={"name": "istio-ca", "annotations": {"note": "Zürich\n東京: x"}})
+    render.sync_component(str(tmp_path), "mesh_ca", [obj], [])
+    text = (tmp_path / "mesh_ca" / "clusterissuer.istio-ca.yaml").read_bytes().decode("utf-8")
+    assert yaml.safe_load(text) == obj
+    assert render.sync_component(str(tmp_path), "mesh_ca", [obj], []) == ([], [])
+
+
+def test_an_object_name_with_dot_dot_slashes_stays_inside_the_component_folder(tmp_path):
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "../../../../tmp/evil", "namespace": "/etc"}}
+    changes, diffs = render.sync_component(str(tmp_path / "render"), "mesh_ca", [obj], [])
+    written = [pathlib.Path(c["path"]) for c in changes]
+    assert all(p.resolve().parent == (tmp_path / "render" / "mesh_ca").resolve() for p in written)
+    assert sorted(p.name for p in (tmp_path / "render" / "mesh_ca").iterdir()) == [
+        "etc.configmap.tmp-evil.yaml", "kustomization.yaml"]
+
+
+@pytest.mark.parametrize("component", ["../elsewhere", "/tmp/abs", "a/b", "..", ".hidden", ""])
+def test_a_component_that_is_not_a_plain_folder_name_is_refused(tmp_path, component):
+    with pytest.raises(render.RenderPathError, match="not a plain folder name"):
+        render.sync_component(str(tmp_path), component, [ISSUER], [])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symlinked_component_folder_is_refused_and_nothing_is_written_through_it(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "render").mkdir()
+    (tmp_path / "render" / "mesh_ca").symlink_to(outside)
+    with pytest.raises(render.RenderPathError, match="mesh_ca is a symlink"):
+        render.sync_component(str(tmp_path / "render"), "mesh_ca", [ISSUER], [])
+    assert list(outside.iterdir()) == []
+
+
+def test_a_symlinked_object_file_is_refused_before_it_is_read_or_replaced(tmp_path):
+    secret_elsewhere = tmp_path / "elsewhere.txt"
+    secret_elsewhere.write_text("not for diffs")
+    folder = tmp_path / "render" / "mesh_ca"
+    folder.mkdir(parents=True)
+    (folder / "clusterissuer.istio-ca.yaml").symlink_to(secret_elsewhere)
+    with pytest.raises(render.RenderPathError, match="clusterissuer.istio-ca.yaml is a symlink"):
+        render.sync_component(str(tmp_path / "render"), "mesh_ca", [SECRET, ISSUER], [])
+    assert secret_elsewhere.read_text() == "not for diffs"
+    assert sorted(p.name for p in folder.iterdir()) == ["clusterissuer.istio-ca.yaml"]
+
+
+def test_a_stale_symlink_that_would_be_pruned_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "render" / "mesh_ca"
+    folder.mkdir(parents=True)
+    (folder / "old.yaml").symlink_to(tmp_path / "target.yaml")
+    with pytest.raises(render.RenderPathError, match="old.yaml is a symlink"):
+        render.sync_component(str(tmp_path / "render"), "mesh_ca", [ISSUER], [])
+    assert sorted(p.name for p in folder.iterdir()) == ["old.yaml"]
+
+
+def test_a_symlinked_render_folder_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "render").symlink_to(real)
+    with pytest.raises(render.RenderPathError, match="render is a symlink"):
+        render.sync_component(str(tmp_path / "render"), "mesh_ca", [ISSUER], [])
+    assert list(real.iterdir()) == []
+
+
+def test_a_temporary_file_left_as_a_symlink_is_replaced_not_followed(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("untouched")
+    folder = tmp_path / "render" / "mesh_ca"
+    folder.mkdir(parents=True)
+    (folder / ".clusterissuer.istio-ca.yaml.tmp").symlink_to(target)
+    render.sync_component(str(tmp_path / "render"), "mesh_ca", [ISSUER], [])
+    assert target.read_text() == "untouched"
+    assert yaml.safe_load((folder / "clusterissuer.istio-ca.yaml").read_text()) == ISSUER
+
+
+def test_a_path_outside_the_render_folder_is_refused(tmp_path):
+    with pytest.raises(render.RenderPathError, match="outside the render folder"):
+        render.check_path(str(tmp_path / "render"), str(tmp_path / "render" / ".." / "elsewhere.yaml"))
+
+
+def test_two_objects_that_would_share_a_file_are_refused_naming_both(tmp_path):
+    first = dict(ISSUER, metadata={"name": "istio_ca"})
+    second = dict(ISSUER, metadata={"name": "istio/ca"})
+    with pytest.raises(render.RenderPathError, match="ClusterIssuer istio_ca and ClusterIssuer istio/ca would both"):
+        render.sync_component(str(tmp_path), "mesh_ca", [first, second], [])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_index_keeps_a_name_with_a_newline_on_one_line(tmp_path):
+    obj = dict(ISSUER, metadata={"name": "istio-ca\n## injected heading"})
+    render.sync_component(str(tmp_path), "mesh_ca", [obj], [])
+    render.sync_index(str(tmp_path))
+    index = (tmp_path / "INDEX.md").read_text()
+    assert "\n## injected heading" not in index
+    assert "istio-ca\\n## injected heading" in index
