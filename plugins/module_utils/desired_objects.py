@@ -51,8 +51,7 @@ def _integer(value):
 def _flatten(items):
     for item in items:
         if isinstance(item, (list, tuple)):
-            for inner in _flatten(item):
-                yield inner
+            yield from _flatten(item)
         else:
             yield item
 
