@@ -17,6 +17,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.certmesh.istio.plugins.module_utils import input_rules as rules
+from ansible_collections.certmesh.istio.plugins.module_utils import preflight
 
 # Scalar variables and the rule each keeps (the field Kubernetes, SPIFFE, Go or Vault reads).
 VARIABLE_RULES = {
@@ -225,6 +226,7 @@ def check_host(host, values, specs, user_set=None):
         refused_values.append(value)
         refused_names.add(name)
         found.extend("%s %s" % (_where(name, host), sentence) for sentence in sentences)
+    found.extend(_lifetime_problems(host, values, refused_names))
     if refused_names & set(("certmesh_environment", "certmesh_cluster_name", "certmesh_output_dir")):
         return found
     path_problems = sorted(check_paths(values), key=lambda item: item[0] not in user_set)
@@ -235,6 +237,20 @@ def check_host(host, values, specs, user_set=None):
         if name not in user_set:
             break
     return found
+
+
+def _lifetime_problems(host, values, refused_names):
+    """cert-manager's webhook rules for the gateway Certificates' lifetimes (at least 1h, renewed
+    at least 5m before the end and before the duration ends); grammar is refused above."""
+    hosts = values.get("gateway_certs_hosts")
+    if not isinstance(hosts, list) or not all(isinstance(item, dict) for item in hosts) \
+            or "gateway_certs_hosts" in refused_names:
+        return []
+    problems = preflight.certificate_lifetime_problems(
+        hosts, values.get("gateway_certs_duration"), values.get("gateway_certs_renew_before"), "gateway_certs_hosts")
+    # "gateway_certs_hosts[0] (Certificate app): ..." -> "... (Certificate app, inventory host c): ..."
+    return [problem.replace("):", ", inventory host %s):" % host, 1)
+            for problem in problems if "is not a Go duration" not in problem]
 
 
 def _same(value, other):
