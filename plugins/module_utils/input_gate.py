@@ -51,7 +51,7 @@ VARIABLE_RULES = {
     "verify_probe_service_account": "dns1123_subdomain",
     "verify_probe_namespace": "dns1123_label",
     "mesh_verify_certificate_selector": "label_selector",
-    "rotation_drain_period": "go_duration",
+    "rotation_drain_period": "go_duration_or_zero",
     "vault_pki_intermediate_ttl": "vault_ttl",
     "vault_pki_max_certificate_duration": "go_duration",
     "vault_pki_issuer_name": "dns1123_subdomain",

@@ -221,6 +221,17 @@ def check_go_duration(value):
     return None
 
 
+def check_go_duration_or_zero(value):
+    """A Go duration that may be zero (a wait or drain period that can be skipped: ``0s``)."""
+    try:
+        seconds = go_duration_seconds(value)
+    except InputRuleError:
+        return "must be %s: got %s" % (GO_DURATION_HINT, _shown(value))
+    if seconds < 0:
+        return "must be a Go duration of zero or more (e.g. 0s, 1h): got %s" % _shown(value)
+    return None
+
+
 def vault_ttl_seconds(value, option="ttl"):
     """Seconds of a Vault TTL as ``parseutil.ParseDurationSecond`` reads it: a whole number of
     seconds (``3600``), whole days (``30d``), or a Go duration (``8760h``); never negative."""
@@ -417,6 +428,7 @@ RULES = {
     "label_selector": check_label_selector,
     "spiffe_trust_domain": check_spiffe_trust_domain,
     "go_duration": check_go_duration,
+    "go_duration_or_zero": check_go_duration_or_zero,
     "vault_ttl": check_vault_ttl,
     "path_component": check_path_component,
 }

@@ -18,7 +18,7 @@ description:
   - Takes every inventory host's effective variables (the roles' defaults under the inventory
     and extra vars) and checks the collection-level C(certmesh_*) variables and every role
     input against the roles' argument specs (types, choices, list elements) and the input rules
-    of U(https://github.com/certmesh/istio/blob/main/docs/inputs.md) - Kubernetes names,
+    of U(https://github.com/certmesh/certmesh.istio/blob/main/docs/inputs.md) - Kubernetes names,
     SPIFFE trust domain, Go durations, Vault TTLs, folder names, PKI folders inside
     C(certmesh_output_dir), key files that are not symlinks.
   - Across the inventory, C(certmesh_cluster_name) and C(istio_csr_cluster_id) must be unique.

@@ -23,6 +23,7 @@ from ansible_collections.certmesh.istio.plugins.module_utils.input_rules import 
      ["Corp_Example.com!", "spiffe://a", "a:443", "a/b", "", "x" * 256, "a\n: b", 1]),
     ("go_duration", ["1h", "2160h0m0s", "1.5h", ".5h", "1.h", "300ms", "1\u00b5s", "1\u03bcs", "+1h"],
      ["90d", "1w", "10", "", "h", "1h 30m", " 1h", "0", "-1h", ".h", "1e3s", 3600, True, None]),
+    ("go_duration_or_zero", ["0s", "0", "1h"], ["-1h", "90d", ""]),
     ("vault_ttl", ["3600", "30d", "8760h", 60, "1h30m"], ["", "1d12h", "-1h", "0", "banana", True, 0]),
     ("path_component", ["prod", "local", "dev-1", "a.b", "a_b"],
      ["../../..", "..", ".", ".hidden", "a/b", "a\\b", "a\x00b", "a..b", "", "a b", "x" * 64, None]),
