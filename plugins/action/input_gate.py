@@ -102,7 +102,8 @@ class ActionModule(ActionBase):
                 continue
             try:
                 values[name] = templar.template(available[name])
-            except AnsibleError as exc:
-                problems.append("%s (inventory host %s) could not be evaluated: %s"
-                                % (name, host, to_text(exc.message if hasattr(exc, "message") else exc)))
+            # Any error while templating comes from the user's input: name it, never a traceback.
+            except Exception as exc:  # pylint: disable=broad-except
+                message = exc.message if isinstance(exc, AnsibleError) else exc
+                problems.append("%s (inventory host %s) could not be evaluated: %s" % (name, host, to_text(message)))
         return values, problems

@@ -28,6 +28,7 @@ __metaclass__ = type
 
 import datetime
 import difflib
+import math
 import re
 from fractions import Fraction
 
@@ -287,7 +288,7 @@ def extended_duration_seconds(value, option="duration"):
             seconds = _nanoseconds_to_seconds(total)
     else:
         raise InputRuleError("%s %s: expected a duration such as 24h, 90d, 30m" % (option, _shown(value)))
-    if seconds != seconds or seconds < 0:
+    if (isinstance(seconds, float) and math.isnan(seconds)) or seconds < 0:
         raise InputRuleError("%s %s is negative or not a number" % (option, _shown(value)))
     if seconds > MAX_DURATION_SECONDS:
         raise InputRuleError("%s %s is out of range (at most about 292 years)" % (option, _shown(value)))
