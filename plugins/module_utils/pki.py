@@ -15,6 +15,7 @@ import re
 
 try:
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
@@ -39,6 +40,14 @@ _CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 class MalformedInput(Exception):
     """An input that is not a PEM certificate; ``str()`` says which input and where."""
+
+
+def _parse_errors():
+    """What cryptography's (Rust) parser raises for bad certificate bytes, at load time or
+    when a lazily parsed attribute (issuer, extensions, dates, public key) is first read: not
+    only ValueError but InvalidVersion (a plain Exception), UnsupportedAlgorithm, and
+    OverflowError/TypeError for values Python's types cannot hold."""
+    return (ValueError, TypeError, OverflowError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
 class PemCertificate:
@@ -89,7 +98,7 @@ def _raise_not_pem(data, origin):
     if isinstance(data, bytes) and data[:1] == b"\x30":
         try:
             x509.load_der_x509_certificate(data)
-        except ValueError:
+        except _parse_errors():
             raise MalformedInput("%s: binary (DER-like) data that is not a certificate" % origin)
         raise MalformedInput(
             "%s: a DER (binary) certificate, expected PEM; convert it with "
@@ -135,8 +144,8 @@ def load_pem_certificates(data, origin="input", skip_other_blocks=False):
             raise MalformedInput("%s: a %s, not a CERTIFICATE" % (where, label))
         try:
             cert = x509.load_pem_x509_certificate(match.group(0).encode("ascii", "replace"))
-        except ValueError as exc:
-            raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, _short(exc)))
+        except _parse_errors() as exc:
+            raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, short_error(exc)))
         _readable(cert, where)
         found.append(PemCertificate(cert, origin, len(found), line))
     if not found and skipped:
@@ -156,7 +165,7 @@ def _load_clean_bundle(text, origin):
         return None
     try:
         certs = x509.load_pem_x509_certificates(text.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
+    except _parse_errors():  # UnicodeEncodeError is a ValueError
         return None
     if len(certs) != len(labels):
         return None
@@ -173,15 +182,38 @@ def _load_clean_bundle(text, origin):
 
 
 def _readable(cert, where):
-    """Parse the extensions now (cached for later), so that an undecodable one is reported as
-    malformed input here instead of failing deep inside a check."""
+    """Parse every lazily decoded field now (cached for later), so that an undecodable one is
+    reported as malformed input here instead of failing deep inside a check."""
     try:
         facts(cert)
-    except ValueError as exc:  # includes x509.DuplicateExtension
-        raise MalformedInput("%s: certificate with an undecodable extension (%s)" % (where, _short(exc)))
+    except _parse_errors() as exc:  # includes x509.DuplicateExtension
+        raise MalformedInput("%s: certificate with an undecodable %s (%s)"
+                             % (where, _field_of(cert, exc), short_error(exc)))
 
 
-def _short(exc):
+def check_readable(cert, where):
+    """Raise MalformedInput naming ``where`` unless every field of ``cert`` (a certificate
+    object handed over by a caller, not loaded here) can be decoded."""
+    _readable(cert, where)
+
+
+def _field_of(cert, exc):
+    """Which field made ``facts`` fail, by reading each lazily decoded one on its own."""
+    if isinstance(exc, x509.InvalidVersion):
+        return "version field"
+    for field, read in (("extension", lambda: cert.extensions),
+                        ("issuer name", lambda: cert.issuer.rfc4514_string()),
+                        ("subject name", lambda: cert.subject.rfc4514_string()),
+                        ("validity date", lambda: (cert.not_valid_before_utc, cert.not_valid_after_utc)),
+                        ("serial number", lambda: cert.serial_number)):
+        try:
+            read()
+        except _parse_errors():
+            return field
+    return "field"
+
+
+def short_error(exc):
     text = str(exc).strip() or exc.__class__.__name__
     return text if len(text) < 160 else text[:157] + "..."
 
@@ -288,6 +320,10 @@ def parse_duration(value):
 
 def format_duration(seconds):
     """Short human form: ``2d3h``, ``45m``, ``-1h2m`` (for the past)."""
+    if seconds != seconds:  # NaN: never produced by the parsers, but never raise on it
+        return "an undefined time"
+    if abs(seconds) == float("inf"):
+        return "forever"
     sign = "-" if seconds < 0 else ""
     seconds = int(abs(seconds))
     parts = []
@@ -307,17 +343,32 @@ def parse_time(value):
         return datetime.datetime.now(UTC)
     if isinstance(value, datetime.datetime):
         moment = value
-    else:
-        text = str(value).strip()
+    elif isinstance(value, (str, datetime.date)) and not isinstance(value, bool):
+        text = value.isoformat() if isinstance(value, datetime.date) else value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("time %r: expected ISO 8601 such as 2026-11-25T08:00:00Z" % (value,))
+        except ValueError:  # also a lone surrogate: UnicodeEncodeError is a ValueError
+            raise ValueError("time %s: expected ISO 8601 such as 2026-11-25T08:00:00Z"
+                             % _quoted(value))
+    else:
+        raise ValueError("time %s: expected ISO 8601 text such as 2026-11-25T08:00:00Z, got %s"
+                         % (_quoted(value), type(value).__name__))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        # 0001-01-01T00:00:00+01:00 is a valid ISO 8601 time before datetime.min in UTC.
+        raise ValueError("time %s is outside the years 1 to 9999 once converted to UTC"
+                         % _quoted(value))
+
+
+def _quoted(value):
+    """``repr`` cut to a readable length (an input may be a whole file)."""
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def iso(moment):
@@ -343,7 +394,12 @@ def parse_spiffe_id(value, istio=True):
     """
     if not isinstance(value, str):
         raise SpiffeIdError("SPIFFE ID must be a string, got %s" % type(value).__name__)
-    if len(value.encode("utf-8")) > 2048:
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (U+D800..U+DFFF) is not a character
+        raise SpiffeIdError("%s is not valid Unicode text (it holds a lone surrogate)"
+                            % ascii(value[:80]))
+    if len(encoded) > 2048:
         raise SpiffeIdError("SPIFFE ID is longer than 2048 bytes")
     if not value.startswith("spiffe://"):
         raise SpiffeIdError("%r does not start with 'spiffe://' (the scheme must be lowercase)" % value)
@@ -472,6 +528,7 @@ def facts(cert):
         "sans": sans,
         "key": None,  # computed on first use by key_info(): loading the key costs
         "subject": subject,
+        "issuer": cert.issuer.rfc4514_string(),
         "display": display,
         "serial": serial if len(serial) % 2 == 0 else "0" + serial,
         "fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
@@ -531,8 +588,12 @@ def key_info(cert):
 def _key_info(cert):
     try:
         key = cert.public_key()
-    except Exception:  # an algorithm cryptography cannot load
-        return ("unknown (%s)" % cert.public_key_algorithm_oid.dotted_string, None, None)
+    except Exception as exc:  # pylint: disable=broad-except  # an algorithm or curve cryptography cannot load
+        try:
+            algorithm = cert.public_key_algorithm_oid.dotted_string
+        except _parse_errors():
+            algorithm = "unreadable"
+        return ("unknown (%s: %s)" % (algorithm, short_error(exc)), None, None)
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size, None)
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -583,7 +644,7 @@ def summary(cert, at=None):
         sans = found["sans"]
         static = {
             "subject": found["subject"],
-            "issuer": cert.issuer.rfc4514_string(),
+            "issuer": found["issuer"],
             "serial": found["serial"],
             "not_before": iso(found["not_before"]),
             "not_after": iso(found["not_after"]),

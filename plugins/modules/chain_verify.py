@@ -331,10 +331,19 @@ def _secret_chain(module, secret, clients):
     return tls, ca, label
 
 
+def _option(name, parse, value):
+    """``parse(value)``, with a refusal naming the option (parsers raise ValueError only)."""
+    try:
+        return parse(value)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("%s: %s" % (name, exc))
+
+
 def run(module):
     params = module.params
-    at = pki.parse_time(params["at"])
-    min_remaining = pki.parse_duration(params["min_remaining"]) if params["min_remaining"] else None
+    at = _option("at", pki.parse_time, params["at"])
+    min_remaining = (_option("min_remaining", pki.parse_duration, params["min_remaining"])
+                     if params["min_remaining"] else None)
     items = list(params["chains"] or [])
     if params["chain"] is not None or params["secret"] is not None:
         items.insert(0, {"name": None, "chain": params["chain"], "secret": params["secret"]})
