@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import name_constraints, pki
 
 try:
     from cryptography import x509
@@ -28,7 +28,7 @@ PURPOSES = ("workload", "gateway", "ca")
 PROBLEM_CODES = (
     "expired", "not_yet_valid", "untrusted", "not_a_ca", "path_length_exceeded", "key_usage",
     "spiffe_id_invalid", "trust_domain_mismatch", "dns_name_mismatch", "weak_key",
-    "expires_soon", "malformed",
+    "expires_soon", "malformed", "key_usage_missing", "name_constraint_violation",
 )
 
 STRONG_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -232,6 +232,47 @@ def _walk(store, leaf, intermediates):
     return path, "the chain is longer than %d certificates" % MAX_DEPTH
 
 
+# The signature algorithms cryptography's verifier accepts (RSA PKCS#1 v1.5 and PSS, ECDSA,
+# each with SHA-256/384/512): below a URI-constrained CA the verifier does not see the leaf, so
+# this module holds the leaf's signature to the same list.
+_VERIFIER_SIGNATURES = (
+    "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13", "1.2.840.113549.1.1.10",
+    "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4",
+)
+
+
+def _validate_uri_constrained(store, path, moment, problems):
+    """Validate a path that links up by names and signatures but that the verifier refused
+    because a CA on it carries a URI name constraint. The part from the highest such CA up to
+    the root still goes through the verifier (that CA as its end entity); the certificates
+    below it get their signatures checked by ``_walk``, the mesh rules in ``verify``, the
+    verifier's signature-algorithm list, and every name constraint of every CA above them,
+    evaluated here. Returns the reason the path is untrusted, or None; constraint violations
+    are added to ``problems`` as ``name_constraint_violation``."""
+    constrained = [index for index, cert in enumerate(path) if index > 0
+                   and name_constraints.has_uri_constraint(cert)]
+    if not constrained:
+        return "no valid path to a trusted root: %s" % name_constraints.VERIFIER_REFUSAL
+    odd = sorted(set(kind for cert in path[1:] for kind in name_constraints.unsupported_subtrees(cert)))
+    if odd:
+        return ("a CA on the path has a URI name constraint together with %s name constraints, "
+                "which cannot be evaluated together" % ", ".join(odd))
+    top = max(constrained)
+    if top < len(path) - 1:
+        _upper, failure = _run_validator(store, path[top], path[top + 1:-1], moment)
+        if failure is not None:
+            return failure
+    for index, cert in enumerate(path[:top]):
+        algorithm = cert.signature_algorithm_oid.dotted_string
+        if algorithm not in _VERIFIER_SIGNATURES:
+            return ("%s is signed with algorithm %s, which the path validator does not accept"
+                    % (pki.display_name(cert), algorithm))
+        for issuer in path[index + 1:]:
+            for message in name_constraints.violations(cert, issuer):
+                problems.append(problem("name_constraint_violation", message, cert))
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Checks on single certificates
 
@@ -322,10 +363,15 @@ def _check_end_entity(cert, purpose, problems):
         problems.append(problem("key_usage", "a %s certificate must not be a CA (basicConstraints "
                                 "cA=TRUE); issue an end-entity certificate" % purpose, cert))
     usages = pki.key_usages(cert)
+    if usages is None and purpose == "workload":
+        problems.append(problem("key_usage_missing", "no keyUsage extension: an X.509-SVID leaf "
+                                "must carry keyUsage with digitalSignature (SPIFFE X.509-SVID 4.3)", cert))
     if usages is not None:
         if "digitalSignature" not in usages:
-            problems.append(problem("key_usage", "keyUsage lacks digitalSignature, which TLS needs "
-                                    "(has %s)" % (", ".join(usages) or "none"), cert))
+            rule = ("which SPIFFE X.509-SVID 4.3 requires of a leaf" if purpose == "workload"
+                    else "which TLS needs")
+            problems.append(problem("key_usage", "keyUsage lacks digitalSignature, %s (has %s)"
+                                    % (rule, ", ".join(usages) or "none"), cert))
         signing = [u for u in usages if u in ("keyCertSign", "cRLSign")]
         if signing and purpose == "workload":
             problems.append(problem("key_usage", "an X.509-SVID leaf must not assert %s (SPIFFE "
@@ -420,7 +466,9 @@ def verify(chain, store, purpose="workload", trust_domain=None, dns_names=None, 
         path, failure = _validate(store, leaf, intermediates, moment)
         if path is None:
             path, reason = _walk(store, leaf, intermediates)
-            if reason is None:
+            if reason is None and name_constraints.VERIFIER_REFUSAL in failure:
+                reason = _validate_uri_constrained(store, path, moment, problems)
+            elif reason is None:
                 # Names and signatures link up, so the validator refused a policy rule; the
                 # checks below name it, or the validator's own words are reported.
                 reason = failure
