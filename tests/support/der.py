@@ -105,7 +105,8 @@ def rebuild(cert_der, signing_key, replace):
 
 def _sign(key, data):
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+        # Deterministic (RFC 6979), so that the same crafted input always has the same bytes.
+        return key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     if isinstance(key, ed25519.Ed25519PrivateKey):
