@@ -232,45 +232,16 @@ def _walk(store, leaf, intermediates):
     return path, "the chain is longer than %d certificates" % MAX_DEPTH
 
 
-# The signature algorithms cryptography's verifier accepts (RSA PKCS#1 v1.5 and PSS, ECDSA,
-# each with SHA-256/384/512): below a URI-constrained CA the verifier does not see the leaf, so
-# this module holds the leaf's signature to the same list.
-_VERIFIER_SIGNATURES = (
-    "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13", "1.2.840.113549.1.1.10",
-    "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4",
-)
-
-
 def _validate_uri_constrained(store, path, moment, problems):
     """Validate a path that links up by names and signatures but that the verifier refused
-    because a CA on it carries a URI name constraint. The part from the highest such CA up to
-    the root still goes through the verifier (that CA as its end entity); the certificates
-    below it get their signatures checked by ``_walk``, the mesh rules in ``verify``, the
-    verifier's signature-algorithm list, and every name constraint of every CA above them,
-    evaluated here. Returns the reason the path is untrusted, or None; constraint violations
-    are added to ``problems`` as ``name_constraint_violation``."""
-    constrained = [index for index, cert in enumerate(path) if index > 0
-                   and name_constraints.has_uri_constraint(cert)]
-    if not constrained:
-        return "no valid path to a trusted root: %s" % name_constraints.VERIFIER_REFUSAL
-    odd = sorted(set(kind for cert in path[1:] for kind in name_constraints.unsupported_subtrees(cert)))
-    if odd:
-        return ("a CA on the path has a URI name constraint together with %s name constraints, "
-                "which cannot be evaluated together" % ", ".join(odd))
-    top = max(constrained)
-    if top < len(path) - 1:
-        _upper, failure = _run_validator(store, path[top], path[top + 1:-1], moment)
-        if failure is not None:
-            return failure
-    for index, cert in enumerate(path[:top]):
-        algorithm = cert.signature_algorithm_oid.dotted_string
-        if algorithm not in _VERIFIER_SIGNATURES:
-            return ("%s is signed with algorithm %s, which the path validator does not accept"
-                    % (pki.display_name(cert), algorithm))
-        for issuer in path[index + 1:]:
-            for message in name_constraints.violations(cert, issuer):
-                problems.append(problem("name_constraint_violation", message, cert))
-    return None
+    because a CA on it carries a URI name constraint (see module_utils/name_constraints.py).
+    Returns the reason it is untrusted, or None; violations become problems."""
+    def validate_upper(cert, intermediates):
+        return _run_validator(store, cert, intermediates, moment)[1]
+    reason, violations = name_constraints.validate_path(path, validate_upper)
+    for cert, message in violations:
+        problems.append(problem("name_constraint_violation", message, cert))
+    return reason
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ from ansible_collections.certmesh.istio.plugins.module_utils import pki
 
 VERIFIER_REFUSAL = "unsupported name constraint"
 
+# The signature algorithms cryptography's verifier accepts (RSA PKCS#1 v1.5 and PSS, ECDSA,
+# each with SHA-256/384/512): below a URI-constrained CA the verifier does not see the
+# certificates, so they are held to the same list here.
+_VERIFIER_SIGNATURES = (
+    "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13", "1.2.840.113549.1.1.10",
+    "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4",
+)
+
 
 def _kinds():
     return {x509.UniformResourceIdentifier: "uri", x509.DNSName: "dns", x509.IPAddress: "ip"}
@@ -142,3 +150,37 @@ def violations(cert, issuer):
 
 def _shown(subtree):
     return str(subtree.value)
+
+
+def validate_path(path, validate_upper):
+    """``(reason, violations)`` for a path (leaf first, trusted root last) whose names and
+    signatures link up but that the verifier refused for a URI name constraint.
+
+    The part from the highest URI-constrained CA up to the root still goes through the
+    verifier: ``validate_upper(ca, intermediates_above)`` returns its refusal or None. The
+    certificates below that CA get the verifier's signature-algorithm list here, and every URI,
+    DNS and IP constraint of every CA above them (their signatures were checked when the path
+    was linked, the mesh rules are checked by the caller). ``reason`` is why the path is
+    untrusted, or None; ``violations`` lists ``(certificate, message)``.
+    """
+    constrained = [index for index, cert in enumerate(path) if index > 0 and has_uri_constraint(cert)]
+    if not constrained:
+        return VERIFIER_REFUSAL, []
+    odd = sorted(set(kind for cert in path[1:] for kind in unsupported_subtrees(cert)))
+    if odd:
+        return ("a CA on the path has a URI name constraint together with %s name constraints, "
+                "which cannot be evaluated together" % ", ".join(odd)), []
+    top = max(constrained)
+    if top < len(path) - 1:
+        failure = validate_upper(path[top], path[top + 1:-1])
+        if failure is not None:
+            return failure, []
+    found = []
+    for index, cert in enumerate(path[:top]):
+        algorithm = cert.signature_algorithm_oid.dotted_string
+        if algorithm not in _VERIFIER_SIGNATURES:
+            return ("%s is signed with algorithm %s, which the path validator does not accept"
+                    % (pki.display_name(cert), algorithm)), []
+        for issuer in path[index + 1:]:
+            found.extend((cert, message) for message in violations(cert, issuer))
+    return None, found

@@ -36,10 +36,23 @@ class _Corpus:
         self.ec = factory.MeshPKI("ec")
         self.rsa = factory.MeshPKI("rsa")
         # (certificate, key that signed it) for leaves, intermediates and roots
-        self.leaves = [(m.workload, m.intermediate.key) for m in (self.ec, self.rsa)] + [
-            (m.gateway, m.intermediate.key) for m in (self.ec, self.rsa)]
-        self.intermediates = [(m.intermediate, m.root.key) for m in (self.ec, self.rsa)]
-        self.roots = [(m.root, m.root.key) for m in (self.ec, self.rsa)]
+        # An intermediate constrained to its trust domain (URI name constraint), which the
+        # module validates itself (module_utils/name_constraints.py).
+        from cryptography import x509
+        constrained = factory.make_intermediate(self.ec.root, "fuzz constrained", path_length=0, extensions=[(
+            x509.NameConstraints(permitted_subtrees=[x509.UniformResourceIdentifier("cluster.local")],
+                                 excluded_subtrees=[x509.DNSName("evil.example")]), True)])
+        constrained_leaf = factory.make_workload_svid(constrained, "cluster.local", "shop", "web")
+        # Families (leaf, intermediate, root), each entry (certificate, key that signed it).
+        self.families = [
+            ((m.workload, m.intermediate.key), (m.intermediate, m.root.key), (m.root, m.root.key))
+            for m in (self.ec, self.rsa)] + [
+            ((m.gateway, m.intermediate.key), (m.intermediate, m.root.key), (m.root, m.root.key))
+            for m in (self.ec, self.rsa)] + [
+            ((constrained_leaf, constrained.key), (constrained, self.ec.root.key), (self.ec.root, self.ec.root.key))]
+        self.leaves = [family[0] for family in self.families]
+        self.intermediates = [family[1] for family in self.families]
+        self.roots = [family[2] for family in self.families]
         self.all = self.leaves + self.intermediates + self.roots
         self._store = None
 
@@ -136,7 +149,7 @@ def element_mutation(draw, element, depth=0):
 def crafted_der(draw, pool="all"):
     """DER of a corpus certificate with one or two TBSCertificate fields mutated (at any depth,
     extension values included), signed again by its issuer."""
-    base, signer = draw(st.sampled_from(getattr(corpus(), pool)))
+    base, signer = draw(st.sampled_from(getattr(corpus(), pool))) if isinstance(pool, str) else pool
     elements = der.tbs_elements(base.der)
     replace = {}
     for _ in range(draw(st.integers(1, 2))):
@@ -148,12 +161,13 @@ def crafted_der(draw, pool="all"):
 @st.composite
 def certificate_der(draw, pool="all"):
     """A real, a re-signed crafted, or a byte-mutated certificate."""
+    entry = draw(st.sampled_from(getattr(corpus(), pool))) if isinstance(pool, str) else pool
     how = draw(st.sampled_from(("real", "crafted", "crafted", "crafted", "bytes")))
     if how == "real":
-        return draw(st.sampled_from(getattr(corpus(), pool)))[0].der
+        return entry[0].der
     if how == "crafted":
-        return draw(crafted_der(pool))
-    return draw(byte_mutations(draw(st.sampled_from(getattr(corpus(), pool)))[0].der))
+        return draw(crafted_der(entry))
+    return draw(byte_mutations(entry[0].der))
 
 
 _LABELS = ("CERTIFICATE", "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PRIVATE KEY",
@@ -293,12 +307,19 @@ def _filter_error():
 
 @st.composite
 def chain_input(draw):
-    """A leaf and intermediate, each real, crafted or mutated, plus the check's options."""
-    leaf = draw(certificate_der("leaves"))
-    intermediate = draw(certificate_der("intermediates"))
-    certs = [leaf, intermediate] if draw(st.booleans()) else [leaf]
+    """A leaf, usually its intermediate, sometimes a root, plus the check's options. Mostly one
+    of them is crafted or mutated and the others are real, so that most inputs get past
+    loading into path validation and the mesh rules."""
+    family = draw(st.sampled_from(corpus().families))
+    if draw(st.integers(0, 9)) == 0:  # now and then, a leaf and intermediate of other families
+        family = (family[0], draw(st.sampled_from(corpus().intermediates)), family[2])
+    entries = list(family[:2]) if draw(st.integers(0, 3)) else [family[0]]
     if draw(st.integers(0, 4)) == 0:
-        certs.append(draw(certificate_der("roots")))
+        entries.append(family[2])
+    mutated = draw(st.integers(0, len(entries)))  # len(entries): none mutated
+    every = draw(st.integers(0, 5)) == 0  # now and then, all of them
+    certs = [draw(certificate_der(entry)) if every or index == mutated else entry[0].der
+             for index, entry in enumerate(entries)]
     options = {
         "purpose": draw(st.sampled_from(("workload", "gateway", "ca"))),
         "trust_domain": draw(st.sampled_from((None, "cluster.local", "other.example"))),
