@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import math
 import os
 import re
 
@@ -201,13 +202,13 @@ def _field_of(cert, exc):
     """Which field made ``facts`` fail, by reading each lazily decoded one on its own."""
     if isinstance(exc, x509.InvalidVersion):
         return "version field"
-    for field, read in (("extension", lambda: cert.extensions),
-                        ("issuer name", lambda: cert.issuer.rfc4514_string()),
-                        ("subject name", lambda: cert.subject.rfc4514_string()),
-                        ("validity date", lambda: (cert.not_valid_before_utc, cert.not_valid_after_utc)),
-                        ("serial number", lambda: cert.serial_number)):
+    for field, attribute in (("extension", "extensions"), ("issuer name", "issuer"),
+                             ("subject name", "subject"), ("validity date", "not_valid_before_utc"),
+                             ("validity date", "not_valid_after_utc"), ("serial number", "serial_number")):
         try:
-            read()
+            value = getattr(cert, attribute)
+            if isinstance(value, x509.Name):
+                value.rfc4514_string()
         except _parse_errors():
             return field
     return "field"
@@ -320,7 +321,7 @@ def parse_duration(value):
 
 def format_duration(seconds):
     """Short human form: ``2d3h``, ``45m``, ``-1h2m`` (for the past)."""
-    if seconds != seconds:  # NaN: never produced by the parsers, but never raise on it
+    if math.isnan(seconds):  # never produced by the parsers, but never raise on it
         return "an undefined time"
     if abs(seconds) == float("inf"):
         return "forever"
