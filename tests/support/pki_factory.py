@@ -271,7 +271,6 @@ class Crafted(Issued):
     and ``pem`` are always there."""
 
     def __init__(self, der_bytes, key):
-        from cryptography.hazmat.primitives.serialization import Encoding  # noqa: F401
         self._der = der_bytes
         try:
             cert = x509.load_der_x509_certificate(der_bytes)
