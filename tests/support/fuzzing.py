@@ -445,10 +445,12 @@ def _marker(value):
         os.unlink(path)
 
 
-def _duration(parse):
+def _duration(parse, never_negative):
     def call(value):
         seconds = parse(value)
-        assert seconds == seconds and seconds >= 0, "%r parsed as %r" % (value, seconds)
+        assert isinstance(seconds, (int, float)) and not isinstance(seconds, bool), (value, seconds)
+        assert seconds == seconds and abs(seconds) != float("inf"), "%r parsed as %r" % (value, seconds)
+        assert seconds >= 0 or not never_negative, "%r parsed as %r" % (value, seconds)
     return call
 
 
@@ -478,16 +480,72 @@ def targets():
                _spiffe_filter, (_filter_error(),)),
         Target("filter chain_checks", _certificate_object(), _chain_checks, (_filter_error(),)),
     ]
-    for name, parse, allowed in duration_parsers():
-        found.append(Target(name, duration_input(), _duration(parse), allowed))
+    for name, parse, allowed, never_negative in duration_parsers():
+        found.append(Target(name, duration_input(), _duration(parse, never_negative), allowed))
+    found.extend(_input_rule_targets())
     return found
 
 
+def _input_rules():
+    try:
+        from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
+    except ImportError:  # before module_utils/input_rules.py (issue 9) existed
+        return None
+    return input_rules
+
+
 def duration_parsers():
-    """``(name, function, allowed exceptions)`` of every duration grammar on this branch."""
+    """``(name, function, allowed exceptions, never negative)`` of every duration grammar:
+    the named grammars of module_utils/input_rules.py where it exists, and the older parsers
+    that are still called."""
     from ansible_collections.certmesh.istio.plugins.module_utils import pki, preflight, vault_pki
-    return [
-        ("pki.parse_duration", pki.parse_duration, (ValueError,)),
-        ("preflight.go_duration_seconds", preflight.go_duration_seconds, (ValueError,)),
-        ("vault_pki.duration_seconds", vault_pki.duration_seconds, (vault_pki.VaultPkiInputError,)),
+    found = [
+        ("pki.parse_duration", pki.parse_duration, (ValueError,), True),
+        ("vault_pki.duration_seconds", vault_pki.duration_seconds, (vault_pki.VaultPkiInputError,), True),
     ]
+    rules = _input_rules()
+    if rules is None:
+        found.append(("preflight.go_duration_seconds", preflight.go_duration_seconds, (ValueError,), False))
+        return found
+    # Go durations may be negative (time.ParseDuration accepts "-1h"); TTLs and the
+    # collection's own durations may not.
+    return found + [
+        ("input_rules.go_duration_seconds", rules.go_duration_seconds, (rules.InputRuleError,), False),
+        ("input_rules.vault_ttl_seconds", rules.vault_ttl_seconds, (rules.InputRuleError,), True),
+        ("input_rules.extended_duration_seconds", rules.extended_duration_seconds, (rules.InputRuleError,), True),
+    ]
+
+
+def _input_rule_targets():
+    """The time helpers and the ``check_*`` rules of input_rules (checks return None or a
+    sentence for any value, and never raise)."""
+    rules = _input_rules()
+    if rules is None:
+        return []
+    checks = sorted(name for name in dir(rules) if name.startswith("check_") and name not in ("check_type",))
+
+    def run_check(value):
+        name, candidate = value
+        result = getattr(rules, name)(candidate)
+        assert result is None or (isinstance(result, str) and result), (name, candidate, result)
+
+    def shift(value):
+        moment, seconds = value
+        rules.shift_time(moment, seconds, "fuzz")
+
+    names = st.one_of(text_near("a", "-", ".", "_", "0", "..", "/", "cluster.local", "kube-system",
+                                "x" * 64, "x" * 254, "A", "é"), random_input(), st.booleans(), st.floats())
+    found = [
+        Target("input_rules.check_*", st.tuples(st.sampled_from(checks), names), run_check, ()),
+        Target("input_rules.shift_time", st.tuples(st.datetimes(timezones=st.just(UTC)), st.one_of(
+            st.floats(allow_nan=True), st.integers(-10 ** 20, 10 ** 20))), shift, (rules.InputRuleError,)),
+    ]
+    if hasattr(rules, "time_from_timestamp"):
+        found.append(Target("input_rules.time_from_timestamp", st.one_of(
+            st.floats(allow_nan=True), st.integers(-10 ** 20, 10 ** 20), random_input()),
+            lambda value: rules.time_from_timestamp(value, "fuzz"), (rules.InputRuleError,)))
+    if hasattr(rules, "typed_boolean"):
+        found.append(Target("input_rules.typed_boolean", st.one_of(names, st.sampled_from(
+            ("true", "false", "yes", "no", "on", "off", "1", "0", "True", "FALSE"))),
+            rules.typed_boolean, (rules.InputRuleError,)))
+    return found
