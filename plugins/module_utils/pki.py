@@ -13,6 +13,7 @@ import datetime
 import math
 import os
 import re
+import stat
 
 try:
     from cryptography import x509
@@ -228,17 +229,24 @@ def read_file(path, origin=None):
     """Bytes of a file, refusing directories and oversized files with a clear message."""
     origin = origin or path
     try:
-        size = os.path.getsize(path)
-        if size > MAX_INPUT_BYTES:
-            raise MalformedInput(_too_large(origin, size))
+        found = os.stat(path)
+        if stat.S_ISDIR(found.st_mode):
+            raise MalformedInput("%s: is a directory, expected a PEM file or PEM text" % origin)
+        if not stat.S_ISREG(found.st_mode):
+            # /dev/zero never ends and a FIFO blocks until someone writes to it.
+            raise MalformedInput("%s: is not a regular file (a device, pipe or socket), expected a "
+                                 "PEM file or PEM text" % origin)
+        if found.st_size > MAX_INPUT_BYTES:
+            raise MalformedInput(_too_large(origin, found.st_size))
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read(MAX_INPUT_BYTES + 1)  # a file that grew since stat()
     except MalformedInput:
         raise
-    except IsADirectoryError:
-        raise MalformedInput("%s: is a directory, expected a PEM file or PEM text" % origin)
-    except OSError as exc:
-        raise MalformedInput("%s: cannot read file (%s)" % (origin, exc.strerror or exc))
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise MalformedInput("%s: cannot read file (%s)" % (origin, getattr(exc, "strerror", None) or exc))
+    if len(data) > MAX_INPUT_BYTES:
+        raise MalformedInput(_too_large(origin, len(data)))
+    return data
 
 
 def _looks_like_path(text):

@@ -163,3 +163,15 @@ def test_x509_info_refuses_a_crafted_certificate_with_the_filters_own_error(mesh
 def test_chain_checks_refuses_a_certificate_that_is_not_an_api_object(certificates, expected):
     with pytest.raises(AnsibleFilterError, match=expected):
         chain_checks(certificates, "prod-eu1")
+
+
+def test_a_device_path_is_refused_instead_of_read_forever():
+    message = _malformed("/dev/zero", "roots")
+    assert message.startswith("roots (/dev/zero): is not a regular file")
+
+
+def test_a_named_pipe_is_refused_instead_of_blocking(tmp_path):
+    import os
+    fifo = tmp_path / "bundle.pem"
+    os.mkfifo(fifo)
+    assert "is not a regular file" in _malformed(str(fifo))
