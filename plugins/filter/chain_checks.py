@@ -15,11 +15,11 @@ from ansible_collections.certmesh.istio.plugins.module_utils.mesh_trust import p
 def chain_checks(certificates, cluster, kubeconfig=None, context=None):
     """One certmesh.istio.chain_verify ``chains`` item per cert-manager Certificate."""
     if not isinstance(certificates, list):
-        raise AnsibleFilterError("certmesh.istio.chain_checks: expected a list of Certificate objects")
+        raise AnsibleFilterError("certmesh.istio.chain_checks: expected a list of Certificate "
+                                 "objects, got %s" % type(certificates).__name__)
     checks = []
-    for certificate in certificates:
-        meta = certificate.get("metadata") or {}
-        spec = certificate.get("spec") or {}
+    for number, certificate in enumerate(certificates):
+        meta, spec = _parts(certificate, number)
         secret = {"namespace": meta.get("namespace"), "name": spec.get("secretName")}
         if kubeconfig:
             secret["kubeconfig"] = kubeconfig
@@ -34,6 +34,25 @@ def chain_checks(certificates, cluster, kubeconfig=None, context=None):
             check["dns_names"] = list(spec["dnsNames"])
         checks.append(check)
     return checks
+
+
+def _parts(certificate, number):
+    """``(metadata, spec)`` of one Certificate object, refusing shapes the API never returns
+    (so that a wrong variable fails here, named, and not inside the check)."""
+    where = "certmesh.istio.chain_checks: item %d" % number
+    if not isinstance(certificate, dict):
+        raise AnsibleFilterError("%s is %s, expected a Certificate object (a dict)"
+                                 % (where, type(certificate).__name__))
+    meta = certificate.get("metadata") or {}
+    spec = certificate.get("spec") or {}
+    for field, found in (("metadata", meta), ("spec", spec)):
+        if not isinstance(found, dict):
+            raise AnsibleFilterError("%s: %s is %s, expected a mapping" % (where, field, type(found).__name__))
+    for field in ("uris", "dnsNames"):
+        if spec.get(field) is not None and not isinstance(spec[field], list):
+            raise AnsibleFilterError("%s: spec.%s is %s, expected a list"
+                                     % (where, field, type(spec[field]).__name__))
+    return meta, spec
 
 
 class FilterModule(object):

@@ -13,11 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import name_constraints, pki
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.x509 import verification
     from cryptography.x509.oid import ExtendedKeyUsageOID
 except ImportError:  # pragma: no cover - reported by the module through pki.HAS_CRYPTOGRAPHY
@@ -28,7 +28,7 @@ PURPOSES = ("workload", "gateway", "ca")
 PROBLEM_CODES = (
     "expired", "not_yet_valid", "untrusted", "not_a_ca", "path_length_exceeded", "key_usage",
     "spiffe_id_invalid", "trust_domain_mismatch", "dns_name_mismatch", "weak_key",
-    "expires_soon", "malformed",
+    "expires_soon", "malformed", "key_usage_missing", "name_constraint_violation",
 )
 
 STRONG_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -79,8 +79,9 @@ class TrustStore:
     """Trusted roots prepared once for many verifications (a root bundle may hold several roots,
     as during a root rotation)."""
 
-    def __init__(self, roots):
+    def __init__(self, roots, where=None):
         self.roots = list(roots)
+        self.where = where or {}  # id(root) -> its place in the roots input, for messages
         self.store = verification.Store(self.roots) if self.roots else None
         self.fingerprints = set(root.fingerprint(_sha256()) for root in self.roots)
         self.by_subject = {}
@@ -119,6 +120,10 @@ def _run_validator(store, leaf, intermediates, moment):
         return builder.build_client_verifier().verify(leaf, intermediates).chain, None
     except verification.VerificationError as exc:
         return None, str(exc)
+    except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+        # A key or signature algorithm the verifier cannot load (an unknown EC curve in an
+        # intermediate) is raised, not reported; the checks below name the certificate.
+        return None, "the path validator cannot process this chain (%s)" % pki.short_error(exc)
 
 
 def _anchor_for(store, intermediates, moment):
@@ -155,7 +160,7 @@ def _validate(store, leaf, intermediates, moment):
             try:
                 builder.build_client_verifier().verify(leaf, [])
                 return [leaf] + list(anchor[1]), None
-            except verification.VerificationError:
+            except (verification.VerificationError, UnsupportedAlgorithm, ValueError, TypeError):
                 pass  # the full validation below gives the precise reason
     return _run_validator(store, leaf, intermediates, moment)
 
@@ -172,8 +177,13 @@ def why_not_issued_by(cert, issuer):
         return "signature does not verify with the key of %s (%s)" % (pki.display_name(issuer), exc)
     except InvalidSignature:
         return "signature does not verify with the key of %s" % pki.display_name(issuer)
-    except TypeError as exc:
-        return "signature cannot be checked (%s)" % exc
+    except (TypeError, UnsupportedAlgorithm) as exc:
+        return "signature cannot be checked with the key of %s (%s)" % (
+            pki.display_name(issuer), pki.short_error(exc))
+
+
+def _unsupported_key(cert):
+    return pki.key_info(cert)[0].startswith("unknown")
 
 
 def _walk(store, leaf, intermediates):
@@ -182,15 +192,16 @@ def _walk(store, leaf, intermediates):
     path = [leaf]
     current = leaf
     pool = list(intermediates)
+    unverifiable = None
     for _depth in range(MAX_DEPTH + 1):
         if store.contains(current):
-            return path, None
+            return path, unverifiable
         bad_roots = []
         for root in store.by_subject.get(current.issuer, ()):
             reason = why_not_issued_by(current, root)
-            if reason is None:
+            if reason is None or _unsupported_key(root):
                 path.append(root)
-                return path, None
+                return path, reason
             bad_roots.append(reason)
         candidates = [c for c in pool if c.subject == current.issuer and c not in path]
         linked = None
@@ -199,6 +210,11 @@ def _walk(store, leaf, intermediates):
             reason = why_not_issued_by(current, candidate)
             if reason is None:
                 linked = candidate
+                break
+            if _unsupported_key(candidate):
+                # Its signature cannot be checked, but it is the issuer by name: keep walking so
+                # that the key check names this certificate and its position in the input.
+                linked, unverifiable = candidate, reason
                 break
             reasons.append(reason)
         if linked is None:
@@ -214,6 +230,18 @@ def _walk(store, leaf, intermediates):
         path.append(linked)
         current = linked
     return path, "the chain is longer than %d certificates" % MAX_DEPTH
+
+
+def _validate_uri_constrained(store, path, moment, problems):
+    """Validate a path that links up by names and signatures but that the verifier refused
+    because a CA on it carries a URI name constraint (see module_utils/name_constraints.py).
+    Returns the reason it is untrusted, or None; violations become problems."""
+    def validate_upper(cert, intermediates):
+        return _run_validator(store, cert, intermediates, moment)[1]
+    reason, violations = name_constraints.validate_path(path, validate_upper)
+    for cert, message in violations:
+        problems.append(problem("name_constraint_violation", message, cert))
+    return reason
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +264,7 @@ def _check_validity(cert, at, min_remaining, problems):
                                    pki.format_duration(min_remaining)), cert))
 
 
-def _check_key(cert, problems):
+def _check_key(cert, problems, where=None):
     key_type, key_size, curve = pki.key_info(cert)
     if key_type == "RSA" and key_size < MIN_RSA_BITS:
         problems.append(problem("weak_key", "RSA key of %d bits; use at least %d bits (or ECDSA P-256)"
@@ -246,7 +274,9 @@ def _check_key(cert, problems):
     elif key_type == "DSA":
         problems.append(problem("weak_key", "DSA key; use RSA of 2048 bits or more, or ECDSA P-256", cert))
     elif key_type.startswith("unknown"):
-        problems.append(problem("weak_key", "public key algorithm %s is not supported" % key_type, cert))
+        problems.append(problem("weak_key", "%sunsupported public key %s; use RSA of 2048 bits "
+                                "or more, or ECDSA P-256/P-384/P-521"
+                                % ("%s: " % where if where else "", key_type[len("unknown "):]), cert))
 
 
 def _check_issuer(cert, intermediates_below, purpose_ekus, problems):
@@ -304,10 +334,15 @@ def _check_end_entity(cert, purpose, problems):
         problems.append(problem("key_usage", "a %s certificate must not be a CA (basicConstraints "
                                 "cA=TRUE); issue an end-entity certificate" % purpose, cert))
     usages = pki.key_usages(cert)
+    if usages is None and purpose == "workload":
+        problems.append(problem("key_usage_missing", "no keyUsage extension: an X.509-SVID leaf "
+                                "must carry keyUsage with digitalSignature (SPIFFE X.509-SVID 4.3)", cert))
     if usages is not None:
         if "digitalSignature" not in usages:
-            problems.append(problem("key_usage", "keyUsage lacks digitalSignature, which TLS needs "
-                                    "(has %s)" % (", ".join(usages) or "none"), cert))
+            rule = ("which SPIFFE X.509-SVID 4.3 requires of a leaf" if purpose == "workload"
+                    else "which TLS needs")
+            problems.append(problem("key_usage", "keyUsage lacks digitalSignature, %s (has %s)"
+                                    % (rule, ", ".join(usages) or "none"), cert))
         signing = [u for u in usages if u in ("keyCertSign", "cRLSign")]
         if signing and purpose == "workload":
             problems.append(problem("key_usage", "an X.509-SVID leaf must not assert %s (SPIFFE "
@@ -378,13 +413,17 @@ def _check_ca_target(cert, problems):
 
 
 def verify(chain, store, purpose="workload", trust_domain=None, dns_names=None, at=None,
-           min_remaining=None):
+           min_remaining=None, where=None):
     """Verify one chain (list of certificates, leaf first) against ``store`` (TrustStore).
 
-    ``at`` is an aware datetime (default now), ``min_remaining`` seconds or None. Returns
+    ``at`` is an aware datetime (default now), ``min_remaining`` seconds or None; ``where``
+    maps ``id(cert)`` to its place in the input (``chain, certificate 2 (line 14)``) for
+    messages about a certificate the subject alone does not pin down. Returns
     ``(problems, path)``: every problem found and the certificates from the leaf to the trust
     anchor as far as they link up.
     """
+    places = dict(store.where)
+    places.update(where or {})
     if purpose not in PURPOSES:
         raise ValueError("purpose must be one of %s, got %r" % (", ".join(PURPOSES), purpose))
     at = pki.parse_time(at)
@@ -398,7 +437,9 @@ def verify(chain, store, purpose="workload", trust_domain=None, dns_names=None, 
         path, failure = _validate(store, leaf, intermediates, moment)
         if path is None:
             path, reason = _walk(store, leaf, intermediates)
-            if reason is None:
+            if reason is None and name_constraints.VERIFIER_REFUSAL in failure:
+                reason = _validate_uri_constrained(store, path, moment, problems)
+            elif reason is None:
                 # Names and signatures link up, so the validator refused a policy rule; the
                 # checks below name it, or the validator's own words are reported.
                 reason = failure
@@ -411,7 +452,7 @@ def verify(chain, store, purpose="workload", trust_domain=None, dns_names=None, 
         seen.add(id(cert))
         before = len(problems)
         _check_validity(cert, at, min_remaining, problems)
-        _check_key(cert, problems)
+        _check_key(cert, problems, places.get(id(cert)))
         if position > 0:
             _check_issuer(cert, position - 1, _purpose_ekus(purpose), problems)
         # A weak leaf key never makes the validator refuse (it only checks issuer keys).
@@ -451,12 +492,23 @@ def _untrusted_message(reason):
     return "no valid path to a trusted root: %s" % reason
 
 
+def _certificates(value, origin):
+    """``(certificates, {id(cert): place in the input})`` from PEM text, path(s) or certificate
+    objects; raises pki.MalformedInput naming ``origin`` and the certificate's position."""
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(item, x509.Certificate) for item in value):
+        where = {}
+        for number, cert in enumerate(value):
+            where[id(cert)] = "%s, certificate %d" % (origin, number + 1)
+            pki.check_readable(cert, where[id(cert)])
+        return list(value), where
+    loaded = pki.load_certificates(value, origin)
+    return [item.cert for item in loaded], dict((id(item.cert), item.where) for item in loaded)
+
+
 def load_store(roots_value, origin="roots"):
     """A TrustStore from PEM text, path(s) or certificates; raises pki.MalformedInput."""
-    if isinstance(roots_value, (list, tuple)) and roots_value and all(
-            isinstance(item, x509.Certificate) for item in roots_value):
-        return TrustStore(roots_value)
-    return TrustStore(item.cert for item in pki.load_certificates(roots_value, origin))
+    return TrustStore(*_certificates(roots_value, origin))
 
 
 def check(chain_value, store, purpose="workload", trust_domain=None, dns_names=None, at=None,
@@ -469,14 +521,11 @@ def check(chain_value, store, purpose="workload", trust_domain=None, dns_names=N
     """
     at = pki.parse_time(at)
     try:
-        if isinstance(chain_value, (list, tuple)) and chain_value and all(
-                isinstance(item, x509.Certificate) for item in chain_value):
-            certs = list(chain_value)
-        else:
-            certs = [item.cert for item in pki.load_certificates(chain_value, origin)]
+        certs, where = _certificates(chain_value, origin)
     except pki.MalformedInput as exc:
         return {"valid": False, "problems": [problem("malformed", str(exc))], "chain": []}
-    problems, path = verify(certs, store, purpose, trust_domain, dns_names, at, min_remaining)
+    problems, path = verify(certs, store, purpose, trust_domain, dns_names, at, min_remaining,
+                            where)
     result = {"valid": not problems, "problems": problems, "chain": []}
     if summaries:
         shown = list(path) + [cert for cert in certs[1:] if all(cert != other for other in path)]

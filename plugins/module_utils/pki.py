@@ -10,13 +10,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import math
 import os
 import re
+import stat
 
 from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
 
 try:
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
@@ -41,6 +44,14 @@ _CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 class MalformedInput(Exception):
     """An input that is not a PEM certificate; ``str()`` says which input and where."""
+
+
+def _parse_errors():
+    """What cryptography's (Rust) parser raises for bad certificate bytes, at load time or
+    when a lazily parsed attribute (issuer, extensions, dates, public key) is first read: not
+    only ValueError but InvalidVersion (a plain Exception), UnsupportedAlgorithm, and
+    OverflowError/TypeError for values Python's types cannot hold."""
+    return (ValueError, TypeError, OverflowError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
 class PemCertificate:
@@ -91,7 +102,7 @@ def _raise_not_pem(data, origin):
     if isinstance(data, bytes) and data[:1] == b"\x30":
         try:
             x509.load_der_x509_certificate(data)
-        except ValueError:
+        except _parse_errors():
             raise MalformedInput("%s: binary (DER-like) data that is not a certificate" % origin)
         raise MalformedInput(
             "%s: a DER (binary) certificate, expected PEM; convert it with "
@@ -137,8 +148,8 @@ def load_pem_certificates(data, origin="input", skip_other_blocks=False):
             raise MalformedInput("%s: a %s, not a CERTIFICATE" % (where, label))
         try:
             cert = x509.load_pem_x509_certificate(match.group(0).encode("ascii", "replace"))
-        except ValueError as exc:
-            raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, _short(exc)))
+        except _parse_errors() as exc:
+            raise MalformedInput("%s: not a valid X.509 certificate (%s)" % (where, short_error(exc)))
         _readable(cert, where)
         found.append(PemCertificate(cert, origin, len(found), line))
     if not found and skipped:
@@ -158,7 +169,7 @@ def _load_clean_bundle(text, origin):
         return None
     try:
         certs = x509.load_pem_x509_certificates(text.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
+    except _parse_errors():  # UnicodeEncodeError is a ValueError
         return None
     if len(certs) != len(labels):
         return None
@@ -175,15 +186,38 @@ def _load_clean_bundle(text, origin):
 
 
 def _readable(cert, where):
-    """Parse the extensions now (cached for later), so that an undecodable one is reported as
-    malformed input here instead of failing deep inside a check."""
+    """Parse every lazily decoded field now (cached for later), so that an undecodable one is
+    reported as malformed input here instead of failing deep inside a check."""
     try:
         facts(cert)
-    except ValueError as exc:  # includes x509.DuplicateExtension
-        raise MalformedInput("%s: certificate with an undecodable extension (%s)" % (where, _short(exc)))
+    except _parse_errors() as exc:  # includes x509.DuplicateExtension
+        raise MalformedInput("%s: certificate with an undecodable %s (%s)"
+                             % (where, _field_of(cert, exc), short_error(exc)))
 
 
-def _short(exc):
+def check_readable(cert, where):
+    """Raise MalformedInput naming ``where`` unless every field of ``cert`` (a certificate
+    object handed over by a caller, not loaded here) can be decoded."""
+    _readable(cert, where)
+
+
+def _field_of(cert, exc):
+    """Which field made ``facts`` fail, by reading each lazily decoded one on its own."""
+    if isinstance(exc, x509.InvalidVersion):
+        return "version field"
+    for field, attribute in (("extension", "extensions"), ("issuer name", "issuer"),
+                             ("subject name", "subject"), ("validity date", "not_valid_before_utc"),
+                             ("validity date", "not_valid_after_utc"), ("serial number", "serial_number")):
+        try:
+            value = getattr(cert, attribute)
+            if isinstance(value, x509.Name):
+                value.rfc4514_string()
+        except _parse_errors():
+            return field
+    return "field"
+
+
+def short_error(exc):
     text = str(exc).strip() or exc.__class__.__name__
     return text if len(text) < 160 else text[:157] + "..."
 
@@ -197,17 +231,24 @@ def read_file(path, origin=None):
     """Bytes of a file, refusing directories and oversized files with a clear message."""
     origin = origin or path
     try:
-        size = os.path.getsize(path)
-        if size > MAX_INPUT_BYTES:
-            raise MalformedInput(_too_large(origin, size))
+        found = os.stat(path)
+        if stat.S_ISDIR(found.st_mode):
+            raise MalformedInput("%s: is a directory, expected a PEM file or PEM text" % origin)
+        if not stat.S_ISREG(found.st_mode):
+            # /dev/zero never ends and a FIFO blocks until someone writes to it.
+            raise MalformedInput("%s: is not a regular file (a device, pipe or socket), expected a "
+                                 "PEM file or PEM text" % origin)
+        if found.st_size > MAX_INPUT_BYTES:
+            raise MalformedInput(_too_large(origin, found.st_size))
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read(MAX_INPUT_BYTES + 1)  # a file that grew since stat()
     except MalformedInput:
         raise
-    except IsADirectoryError:
-        raise MalformedInput("%s: is a directory, expected a PEM file or PEM text" % origin)
-    except OSError as exc:
-        raise MalformedInput("%s: cannot read file (%s)" % (origin, exc.strerror or exc))
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise MalformedInput("%s: cannot read file (%s)" % (origin, getattr(exc, "strerror", None) or exc))
+    if len(data) > MAX_INPUT_BYTES:
+        raise MalformedInput(_too_large(origin, len(data)))
+    return data
 
 
 def _looks_like_path(text):
@@ -265,6 +306,10 @@ def parse_duration(value):
 
 def format_duration(seconds):
     """Short human form: ``2d3h``, ``45m``, ``-1h2m`` (for the past)."""
+    if math.isnan(seconds):  # never produced by the parsers, but never raise on it
+        return "an undefined time"
+    if abs(seconds) == float("inf"):
+        return "forever"
     sign = "-" if seconds < 0 else ""
     seconds = int(abs(seconds))
     parts = []
@@ -284,17 +329,32 @@ def parse_time(value):
         return datetime.datetime.now(UTC)
     if isinstance(value, datetime.datetime):
         moment = value
-    else:
-        text = str(value).strip()
+    elif isinstance(value, (str, datetime.date)) and not isinstance(value, bool):
+        text = value.isoformat() if isinstance(value, datetime.date) else value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("time %r: expected ISO 8601 such as 2026-11-25T08:00:00Z" % (value,))
+        except ValueError:  # also a lone surrogate: UnicodeEncodeError is a ValueError
+            raise ValueError("time %s: expected ISO 8601 such as 2026-11-25T08:00:00Z"
+                             % _quoted(value))
+    else:
+        raise ValueError("time %s: expected ISO 8601 text such as 2026-11-25T08:00:00Z, got %s"
+                         % (_quoted(value), type(value).__name__))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        # 0001-01-01T00:00:00+01:00 is a valid ISO 8601 time before datetime.min in UTC.
+        raise ValueError("time %s is outside the years 1 to 9999 once converted to UTC"
+                         % _quoted(value))
+
+
+def _quoted(value):
+    """``repr`` cut to a readable length (an input may be a whole file)."""
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def iso(moment):
@@ -320,7 +380,12 @@ def parse_spiffe_id(value, istio=True):
     """
     if not isinstance(value, str):
         raise SpiffeIdError("SPIFFE ID must be a string, got %s" % type(value).__name__)
-    if len(value.encode("utf-8")) > 2048:
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (U+D800..U+DFFF) is not a character
+        raise SpiffeIdError("%s is not valid Unicode text (it holds a lone surrogate)"
+                            % ascii(value[:80]))
+    if len(encoded) > 2048:
         raise SpiffeIdError("SPIFFE ID is longer than 2048 bytes")
     if not value.startswith("spiffe://"):
         raise SpiffeIdError("%r does not start with 'spiffe://' (the scheme must be lowercase)" % value)
@@ -449,6 +514,7 @@ def facts(cert):
         "sans": sans,
         "key": None,  # computed on first use by key_info(): loading the key costs
         "subject": subject,
+        "issuer": cert.issuer.rfc4514_string(),
         "display": display,
         "serial": serial if len(serial) % 2 == 0 else "0" + serial,
         "fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
@@ -508,8 +574,12 @@ def key_info(cert):
 def _key_info(cert):
     try:
         key = cert.public_key()
-    except Exception:  # an algorithm cryptography cannot load
-        return ("unknown (%s)" % cert.public_key_algorithm_oid.dotted_string, None, None)
+    except Exception as exc:  # pylint: disable=broad-except  # an algorithm or curve cryptography cannot load
+        try:
+            algorithm = cert.public_key_algorithm_oid.dotted_string
+        except _parse_errors():
+            algorithm = "unreadable"
+        return ("unknown (%s: %s)" % (algorithm, short_error(exc)), None, None)
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size, None)
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -560,7 +630,7 @@ def summary(cert, at=None):
         sans = found["sans"]
         static = {
             "subject": found["subject"],
-            "issuer": cert.issuer.rfc4514_string(),
+            "issuer": found["issuer"],
             "serial": found["serial"],
             "not_before": iso(found["not_before"]),
             "not_after": iso(found["not_after"]),

@@ -19,7 +19,11 @@ description:
   - Reports every problem found, each with a stable C(code) - C(expired), C(not_yet_valid),
     C(untrusted), C(not_a_ca), C(path_length_exceeded), C(key_usage), C(spiffe_id_invalid),
     C(trust_domain_mismatch), C(dns_name_mismatch), C(weak_key), C(expires_soon),
-    C(malformed). See docs/modules/chain_verify.md for their meaning and likely fixes.
+    C(malformed), C(key_usage_missing), C(name_constraint_violation). See
+    docs/modules/chain_verify.md for their meaning and likely fixes.
+  - URI name constraints on intermediates (SPIFFE X.509-SVID 4.2), which the C(cryptography)
+    verifier refuses, are evaluated per RFC 5280 4.2.1.10 - the host part of the SPIFFE ID
+    against the constraint, a leading period meaning subdomains.
   - Reads chains from PEM text, files, or the C(tls.crt)/C(ca.crt) keys of a Kubernetes TLS
     Secret through kubernetes.core's client, configured with the same connection options as
     M(kubernetes.core.k8s).
@@ -331,10 +335,19 @@ def _secret_chain(module, secret, clients):
     return tls, ca, label
 
 
+def _option(name, parse, value):
+    """``parse(value)``, with a refusal naming the option (parsers raise ValueError only)."""
+    try:
+        return parse(value)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("%s: %s" % (name, exc))
+
+
 def run(module):
     params = module.params
-    at = pki.parse_time(params["at"])
-    min_remaining = pki.parse_duration(params["min_remaining"]) if params["min_remaining"] else None
+    at = _option("at", pki.parse_time, params["at"])
+    min_remaining = (_option("min_remaining", pki.parse_duration, params["min_remaining"])
+                     if params["min_remaining"] else None)
     items = list(params["chains"] or [])
     if params["chain"] is not None or params["secret"] is not None:
         items.insert(0, {"name": None, "chain": params["chain"], "secret": params["secret"]})

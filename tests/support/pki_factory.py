@@ -260,3 +260,66 @@ class MeshPKI:
         self.workload = make_workload_svid(self.intermediate, trust_domain, "shop", "frontend",
                                            key_type=key_type, key_size=key_size)
         self.gateway = make_gateway_cert(self.intermediate, key_type=key_type, key_size=key_size)
+
+
+# --------------------------------------------------------------------------------------------
+# Certificates that cryptography's builder refuses to make, crafted in DER (tests/support/der.py)
+
+
+class Crafted(Issued):
+    """A crafted certificate: ``cert`` is None when cryptography cannot even load it; ``der``
+    and ``pem`` are always there."""
+
+    def __init__(self, der_bytes, key):
+        self._der = der_bytes
+        try:
+            cert = x509.load_der_x509_certificate(der_bytes)
+        except Exception:  # noqa: BLE001 - the point of crafting is that loading may fail
+            cert = None
+        super().__init__(cert, key)
+
+    @property
+    def der(self):
+        return self._der
+
+    @property
+    def pem(self):
+        import base64
+        body = base64.encodebytes(self._der).decode().replace("\n", "")
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % "\n".join(lines)
+
+    def __repr__(self):
+        return "Crafted(%d bytes)" % len(self._der)
+
+
+def craft(issued, issuer=None, *, version=None, issuer_name=None, subject_name=None,
+          not_before=None, not_after=None, time_tag=None, curve_oid=None):
+    """``issued`` with TBSCertificate fields replaced, signed again by ``issuer`` (default: by
+    itself, for a root). ``version`` is the raw INTEGER (2 means v3); ``issuer_name`` /
+    ``subject_name`` are encoded Names (``der.name(...)``); ``not_before`` / ``not_after`` raw
+    time strings (GeneralizedTime unless ``time_tag``); ``curve_oid`` replaces the named curve
+    of an EC public key."""
+    from tests.support import der
+    original = issued.der
+    elements = der.tbs_elements(original)
+    replace = {}
+    if version is not None:
+        replace[der.TBS_VERSION] = der.tlv(der.VERSION_TAG, der.tlv(der.INTEGER, bytes([version])))
+    if issuer_name is not None:
+        replace[der.TBS_ISSUER] = issuer_name
+    if subject_name is not None:
+        replace[der.TBS_SUBJECT] = subject_name
+    if not_before is not None or not_after is not None:
+        current = der.children(elements[der.TBS_VALIDITY])
+        tag = time_tag or der.GENERALIZED_TIME
+        before = der.tlv(tag, not_before) if not_before is not None else current[0]
+        after = der.tlv(tag, not_after) if not_after is not None else current[1]
+        replace[der.TBS_VALIDITY] = der.tlv(der.SEQUENCE, before + after)
+    if curve_oid is not None:
+        algorithm, public_key = der.children(elements[der.TBS_SPKI])
+        key_oid = der.children(algorithm)[0]
+        replace[der.TBS_SPKI] = der.tlv(der.SEQUENCE, der.tlv(
+            der.SEQUENCE, key_oid + der.encode_oid(curve_oid)) + public_key)
+    signer = (issuer or issued).key
+    return Crafted(der.rebuild(original, signer, replace), issued.key)

@@ -358,6 +358,94 @@ def test_name_constraints_of_an_intermediate_are_enforced(mesh, store):
     assert codes(check(bundle(outside, constrained), store, purpose="gateway", at=at)) == ["untrusted"]
 
 
+# --- SVID rules: keyUsage and URI name constraints ----------------------------------------
+
+def _uri_constrained(issuer, permitted=None, excluded=None, name="cluster.local only"):
+    return make_intermediate(issuer, name, path_length=0, extensions=[(x509.NameConstraints(
+        permitted_subtrees=[x509.UniformResourceIdentifier(u) for u in permitted] if permitted else None,
+        excluded_subtrees=[x509.UniformResourceIdentifier(u) for u in excluded] if excluded else None), True)])
+
+
+def test_a_workload_leaf_without_key_usage_is_key_usage_missing(mesh, store):
+    leaf = make_workload_svid(mesh.intermediate, key_usage=None)
+    result = check(bundle(leaf, mesh.intermediate), store)
+    assert codes(result) == ["key_usage_missing"] and "digitalSignature" in result["problems"][0]["message"]
+
+
+def test_a_gateway_leaf_without_key_usage_is_still_accepted(mesh, store):
+    gateway = make_gateway_cert(mesh.intermediate, key_usage=None)
+    assert check(bundle(gateway, mesh.intermediate), store, purpose="gateway")["valid"]
+
+
+def test_a_workload_leaf_with_key_usage_but_no_digital_signature_cites_the_svid_rule(mesh, store):
+    leaf = make_workload_svid(mesh.intermediate, key_usage=("key_agreement",))
+    result = check(bundle(leaf, mesh.intermediate), store)
+    assert codes(result) == ["key_usage"] and "SPIFFE X.509-SVID 4.3" in result["problems"][0]["message"]
+
+
+def test_a_leaf_inside_a_permitted_uri_name_constraint_is_valid(mesh, store):
+    constrained = _uri_constrained(mesh.root, permitted=["cluster.local"])
+    result = check(bundle(make_workload_svid(constrained), constrained), store, trust_domain="cluster.local")
+    assert result["valid"], result["problems"]
+
+
+def test_a_leading_period_uri_constraint_permits_subdomains_only(mesh, store):
+    constrained = _uri_constrained(mesh.root, permitted=[".mesh.example"])
+    inside = make_workload_svid(constrained, trust_domain="eu1.mesh.example")
+    apex = make_workload_svid(constrained, trust_domain="mesh.example")
+    assert check(bundle(inside, constrained), store)["valid"]
+    assert codes(check(bundle(apex, constrained), store)) == ["name_constraint_violation"]
+
+
+def test_a_leaf_outside_a_permitted_uri_name_constraint_is_a_name_constraint_violation(mesh, store):
+    constrained = _uri_constrained(mesh.root, permitted=["cluster.local"])
+    leaf = make_workload_svid(constrained, trust_domain="other.example")
+    result = check(bundle(leaf, constrained), store)
+    assert codes(result) == ["name_constraint_violation"]
+    found = result["problems"][0]
+    assert "spiffe://other.example/" in found["message"] and "CN=cluster.local only" in found["message"]
+    assert found["subject"] == pki.display_name(leaf.cert)
+
+
+def test_a_leaf_inside_an_excluded_uri_name_constraint_is_a_name_constraint_violation(mesh, store):
+    constrained = _uri_constrained(mesh.root, excluded=["cluster.local"])
+    assert codes(check(bundle(make_workload_svid(constrained), constrained), store)) == [
+        "name_constraint_violation"]
+    other = make_workload_svid(constrained, trust_domain="other.example")
+    assert check(bundle(other, constrained), store)["valid"]
+
+
+def test_a_uri_constraint_written_as_a_spiffe_uri_is_a_violation_with_the_fix(mesh, store):
+    # OpenSSL refuses this chain too ("permitted subtree violation"): RFC 5280 URI constraints
+    # name a host.
+    constrained = _uri_constrained(mesh.root, permitted=["spiffe://cluster.local"])
+    result = check(bundle(make_workload_svid(constrained), constrained), store)
+    assert codes(result) == ["name_constraint_violation"]
+    assert "write 'cluster.local'" in result["problems"][0]["message"]
+
+
+def test_a_uri_constrained_intermediate_from_another_root_stays_untrusted(mesh, store):
+    stranger = make_root("stranger root", key_slot="stranger")
+    constrained = _uri_constrained(stranger, permitted=["cluster.local"])
+    assert codes(check(bundle(make_workload_svid(constrained), constrained), store)) == ["untrusted"]
+
+
+def test_a_leaf_signed_by_another_key_under_a_uri_constraint_is_untrusted(mesh, store):
+    constrained = _uri_constrained(mesh.root, permitted=["cluster.local"])
+    rogue = make_intermediate(mesh.root, "cluster.local only", key=make_key("ec", 256, cached=False))
+    forged = make_workload_svid(rogue)
+    result = check(bundle(forged, constrained), store)
+    assert codes(result) == ["untrusted"] and "signature does not verify" in result["problems"][0]["message"]
+
+
+def test_an_expired_uri_constrained_intermediate_is_expired(mesh, store):
+    constrained = make_intermediate(mesh.root, "old constrained", path_length=0, not_before=now() - days(30),
+                                    lifetime=days(10), extensions=[(x509.NameConstraints(permitted_subtrees=[
+                                        x509.UniformResourceIdentifier("cluster.local")], excluded_subtrees=None), True)])
+    leaf = make_workload_svid(constrained, not_before=now() - days(25))
+    assert "expired" in codes(check(bundle(leaf, constrained), store))
+
+
 def test_an_ed25519_chain_is_untrusted_with_the_reason():
     root = make_root("ed root", key_type="ed25519")
     leaf = make_workload_svid(root, key_type="ed25519")
