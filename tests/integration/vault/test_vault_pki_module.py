@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki import module_policy
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_capabilities import module_policy
 from ansible_collections.certmesh.istio.plugins.modules import vault_pki, vault_trust_check
 
 JWT = 'eyJhbGciOiJSUzI1NiJ9.reviewer-secret-claims.c2lnbmF0dXJl'
@@ -214,8 +214,10 @@ def test_missing_capability_names_the_path_and_the_capability(vault_emulator):
     token = vault_emulator.token_with_policy('almost', policy)
     out = run_module(vault_pki, dict(args, token=token))
     assert out['failed'] is True
-    assert 'needs the "create" capability on path "sys/policies/acl/cert-manager-istio-mesh"' in out['msg']
-    assert vault_emulator.url in out['msg']
+    assert 'lacks 1 capability that this run needs on Vault at %s: "create" on path ' \
+        '"sys/policies/acl/cert-manager-istio-mesh"' % vault_emulator.url in out['msg']
+    assert out['msg'].endswith('Nothing was written to Vault in this run.')
+    assert vault_emulator.writes() == []
 
 
 def test_sealed_vault_says_to_unseal(vault_emulator):
