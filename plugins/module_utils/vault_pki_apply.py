@@ -83,13 +83,14 @@ def apply_plan(session, plan):
             step.action(session, plan.context)
         except VaultError as exc:
             cause = _explain_denial(session, plan.steps[index:], exc) if isinstance(exc, VaultPermissionError) else exc
-            raise _interrupted(session, plan, cause, written, 'while trying to %s (%s)' % (step.description, step.path))
+            raise _interrupted(session, cause, written, 'stopped at write %d of %d, %s (%s)'
+                               % (index + 1, len(plan.steps), step.description, step.path))
         written.append(step.description)
     for read_back in plan.after_apply:
         try:
             read_back(session, plan.context)
         except VaultError as exc:
-            raise _interrupted(session, plan, exc, written, 'while reading back what was written')
+            raise _interrupted(session, exc, written, 'stopped reading back what was written')
 
 
 def _explain_denial(session, remaining_steps, exc):
@@ -107,12 +108,12 @@ def _explain_denial(session, remaining_steps, exc):
     return VaultCapabilityError(capability_message(session, lacking, 'the rest of this run'), lacking)
 
 
-def _interrupted(session, plan, cause, written, where):
+def _interrupted(session, cause, written, where):
     if written:
         done = ('Already written to Vault at %s in this run, in order: %s. Re-run when the problem is fixed: the '
                 'set-up continues from what is there (an intermediate key left without its certificate is reused, '
                 'not generated again).' % (session.where, '; '.join(written)))
     else:
         done = NOTHING_WRITTEN
-    message = '%s (%s). %s' % (str(cause).rstrip('.'), where, done)
+    message = '%s: %s. %s' % (where, str(cause).rstrip('.'), done)
     return VaultSetupInterrupted(message, cause=cause, written=written)

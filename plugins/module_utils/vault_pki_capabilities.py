@@ -115,8 +115,11 @@ def missing_capabilities(granted, needs):
 
 
 def describe_missing(missing):
-    """'"create" on path "a"; "update" and "sudo" on path "b"': every missing capability, once."""
-    return '; '.join('%s on path "%s"' % (' and '.join('"%s"' % c for c in caps), path) for path, caps in missing)
+    """'"create" on path "a"; "read", "update" and "sudo" on path "b"': every missing capability, once."""
+    def words(caps):
+        quoted = ['"%s"' % c for c in caps]
+        return quoted[0] if len(quoted) == 1 else '%s and %s' % (', '.join(quoted[:-1]), quoted[-1])
+    return '; '.join('%s on path "%s"' % (words(caps), path) for path, caps in missing)
 
 
 def capability_message(session, missing, when):

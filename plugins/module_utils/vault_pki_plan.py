@@ -235,6 +235,9 @@ def _plan_new_intermediate(session, plan, mount, left_keys):
         # step 1 of the offline flow again: the same key, so any CSR handed out still fits
         plan.record(key, 'key in Vault, CSR awaiting an offline signature', 'key in Vault, CSR awaiting an offline '
                     'signature', None)
+    elif left_keys:
+        plan.record(key, None, 'generated in Vault (%s), %s' % (inter['common_name'], how),
+                    'finish the intermediate CA in %s/ with the key an earlier run left there (%s)' % (mount, how))
     else:
         plan.record(key, None, 'generated in Vault (%s), %s' % (inter['common_name'], how),
                     'generate the intermediate CA in %s/ (%s)' % (mount, how))
