@@ -16,10 +16,12 @@ messages, so hvac talks to it exactly as it talks to Vault:
   on ``sys/auth/*``, ``sys/seal`` and ``<pki>/root`` (delete); create vs. update decided by an
   existence check where Vault has one (PKI roles, policies, Kubernetes auth config and roles);
 * tokens: ``auth/token/lookup-self``, ``auth/token/create``; every token gets the ``default``
-  policy (lookup-self) unless ``no_default_policy``; ``root`` may do anything;
+  policy (lookup-self, capabilities-self) unless ``no_default_policy``; ``root`` may do anything;
+  ``sys/capabilities-self`` answers each path's capabilities (``root``, or ``deny`` for none);
 * ``sys/auth`` (list, enable, disable) and the Kubernetes auth method's ``config`` and ``role/<name>``;
 * the PKI secrets engine: ``root/generate/{internal,exported}``,
-  ``intermediate/generate/{internal,exported}``, ``root/sign-intermediate``,
+  ``intermediate/generate/{internal,exported,existing}`` (``key_ref``), ``keys``, ``key/<ref>``,
+  ``root/sign-intermediate``,
   ``intermediate/set-signed`` (the first issuer becomes the default; later ones do not),
   ``config/issuers``, ``issuers``, ``issuer/<ref>``, ``cert/ca``, ``cert/ca_chain``,
   ``ca/pem``, ``ca_chain``, ``roles`` and ``sign/<role>``. Keys and certificates are real
@@ -49,6 +51,11 @@ In-process use (tests)::
     token = vault.create_token(['cert-manager'])
     vault.seal(); vault.unseal()
     vault.stop()
+
+Faults for tests (docs/testing-vault.md, "Fault injection")::
+
+    vault.inject_fault('seal', before_write=3)          # or 'forbid', 'revoke'; or path='pki_int/roles/x'
+    vault.clear_faults(); vault.unseal()
 
 Command line (molecule): ``python -m tests.emulators.vault_api --port 8200 --root-token root``.
 """
