@@ -294,4 +294,3 @@ def policy_matches(current_text, desired_text):
     def norm(text):
         return '\n'.join(line.rstrip() for line in (text or '').strip().splitlines())
     return norm(current_text) == norm(desired_text)
-
