@@ -1436,6 +1436,8 @@ class VaultEmulator:
         if not paths:
             raise _bad("'paths' parameter not supplied or empty")
         info = request.token
+        # paths are relative to the request's namespace; policies to the token's (as _authorize)
+        relative = namespace.name[len(info['namespace']):].strip('/')
         answer = {}
         for path in paths:
             path = str(path).strip('/')
@@ -1444,7 +1446,8 @@ class VaultEmulator:
                 continue
             texts = [self.namespaces[info['namespace']].policies[p] for p in info['policies']
                      if p in self.namespaces[info['namespace']].policies]
-            caps = set() if path in self.denied_paths else allowed_capabilities(texts, path)
+            full_path = '%s/%s' % (relative, path) if relative else path
+            caps = set() if path in self.denied_paths else allowed_capabilities(texts, full_path)
             answer[path] = sorted(caps) or ['deny']
         data = dict(answer)
         data['capabilities'] = sorted(set(c for caps in answer.values() for c in caps))
