@@ -53,7 +53,11 @@ def run_setup(session, desired, params, check_mode=False):
             raise VaultCapabilityError('%s %s' % (capability_message(session, missing_capabilities(granted, rules),
                                                                      'this run'), NOTHING_WRITTEN),
                                        missing_capabilities(granted, rules))
-    plan = plan_setup(session, desired)
+    try:
+        plan = plan_setup(session, desired)
+    except VaultPermissionError:
+        recheck_token(session)  # a token revoked since the check is named as such
+        raise
     lacking = _lacking_for(session, granted, plan.needs())
     if lacking:
         message = capability_message(session, lacking, 'this run')

@@ -219,3 +219,19 @@ def test_a_token_revoked_before_the_run_is_named_as_such_with_the_cluster(vault_
     out = run_module(vault_pki, module_args(vault_emulator, token=token, cluster=CLUSTER))
     assert out['msg'].startswith('cluster east: Vault at %s does not accept the token' % vault_emulator.url)
     assert 'lacks' not in out['msg']
+
+
+def test_a_token_revoked_while_vault_is_read_is_named_as_such(vault_emulator, monkeypatch):
+    from ansible_collections.certmesh.istio.plugins.module_utils import vault_pki_plan
+    args = module_args(vault_emulator, cluster=CLUSTER)
+    args['token'] = _operator_token(vault_emulator, args)
+    real_mounts = vault_pki_plan._mounts  # pylint: disable=protected-access
+
+    def revoked_then_read(session):
+        vault_emulator.emulator.revoke_token(args['token'])
+        return real_mounts(session)
+
+    monkeypatch.setattr(vault_pki_plan, '_mounts', revoked_then_read)
+    out = run_module(vault_pki, args)
+    assert out['msg'].startswith('cluster east: Vault at %s no longer accepts the token' % vault_emulator.url), out
+    assert vault_emulator.writes() == []
