@@ -50,6 +50,10 @@ class VaultConflictError(VaultError):
     """Vault already holds something at the path that this module must not overwrite."""
 
 
+class VaultTokenError(VaultError):
+    """Vault no longer accepts the token (revoked, expired, or never valid here)."""
+
+
 def connection_argument_spec():
     """Connection options, named like community.hashi_vault's so users configure Vault once."""
     return dict(
@@ -95,6 +99,7 @@ def resolve_connection(params, environ=None):
         namespace=params.get('namespace') or environ.get('VAULT_NAMESPACE') or None,
         verify=(ca_cert if (ca_cert and validate_certs) else bool(validate_certs)),
         timeout=params.get('timeout') or 30,
+        ca_cert_source='the ca_cert option' if params.get('ca_cert') else 'VAULT_CACERT',
     )
 
 
@@ -109,7 +114,14 @@ class VaultSession:
         self.url = connection['url']
         self.namespace = connection.get('namespace')
         self.token_source = connection.get('token_source', 'the token')
+        self.token_policies = None  # from lookup-self, for messages about missing capabilities
         if client is None:
+            verify = connection['verify']
+            if isinstance(verify, str) and not os.path.isfile(verify):
+                # requests would fail later with "Could not find a suitable TLS CA certificate bundle"
+                raise VaultError("the CA bundle %s (%s) does not exist on the host running the module: give the "
+                                 "file that holds the CA of Vault's TLS certificate"
+                                 % (verify, connection.get('ca_cert_source', 'ca_cert')))
             client = hvac.Client(url=connection['url'], token=connection['token'],
                                  namespace=connection.get('namespace'), verify=connection['verify'],
                                  timeout=connection.get('timeout', 30))
@@ -144,6 +156,11 @@ class VaultSession:
                 'or the token is expired/revoked' % (self.where, path, self.token_source, capability, path))
         if HAS_HVAC and isinstance(exc, hvac.exceptions.VaultNotInitialized):
             return VaultError("Vault at %s is not initialized: run vault operator init and unseal it, then re-run" % self.where)
+        if HAS_REQUESTS and isinstance(exc, requests.exceptions.SSLError) and _plain_http_answer(exc):
+            return VaultUnreachableError(
+                "Vault at %s answers plain HTTP where TLS was expected (protocol mismatch: %s): its listener has "
+                "TLS disabled, so use %s in the url option / VAULT_ADDR, or enable TLS on Vault's listener"
+                % (self.url, _short(exc), 'http://' + self.url.split('://', 1)[-1]))
         if HAS_REQUESTS and isinstance(exc, requests.exceptions.SSLError):
             return VaultUnreachableError(
                 "cannot verify the TLS certificate of Vault at %s (%s): set ca_cert (or VAULT_CACERT) to the CA "
@@ -167,34 +184,70 @@ class VaultSession:
         response = self.call(path, capability, _get)
         return response if isinstance(response, dict) else None
 
-    def list(self, path, capability='list'):
+    def list_response(self, path, capability='list'):
+        """LIST a path: the whole answer (keys and key_info), or None when Vault answers 404."""
         def _list():
             try:
                 return self.client.adapter.list('/v1/%s' % path)
             except hvac.exceptions.InvalidPath:
                 return None
         response = self.call(path, capability, _list)
-        if not isinstance(response, dict):
-            return []
-        return list((response.get('data') or {}).get('keys') or [])
+        return response if isinstance(response, dict) else None
+
+    def list(self, path, capability='list'):
+        """The keys a LIST answers; [] when there are none (Vault answers 404)."""
+        response = self.list_response(path, capability)
+        return list(((response or {}).get('data') or {}).get('keys') or [])
 
     def write(self, path, data, capability='update'):
         response = self.call(path, capability, self.client.adapter.post, '/v1/%s' % path, json=data)
         return response if isinstance(response, dict) else None
 
 
+# A set-up makes a few dozen requests: a token that expires sooner would fail half-way.
+MIN_TOKEN_TTL = 60
+
+
 def check_usable(session):
-    """Fail early, with advice, when Vault is unreachable, sealed or the token is unusable."""
+    """Fail early, with advice, when Vault is unreachable, sealed or the token is unusable.
+
+    Returns lookup-self's data and keeps the token's policies on the session for later messages."""
     status = session.call('sys/seal-status', 'none (unauthenticated)', session.client.sys.read_seal_status)
     if isinstance(status, dict) and status.get('sealed'):
         raise VaultSealedError("Vault at %s is sealed: unseal it (vault operator unseal) and re-run" % session.where)
     try:
-        return session.call('auth/token/lookup-self', 'read', session.client.auth.token.lookup_self)
+        response = session.call('auth/token/lookup-self', 'read', session.client.auth.token.lookup_self)
     except VaultPermissionError:
-        raise VaultPermissionError(
+        raise VaultTokenError(
             "Vault at %s does not accept the token from %s (auth/token/lookup-self answered 403): the token is "
             "invalid, expired or revoked, or belongs to another namespace; log in again (vault login) and re-run"
             % (session.where, session.token_source))
+    data = (response or {}).get('data') or {} if isinstance(response, dict) else {}
+    session.token_policies = sorted(data.get('policies') or []) or None
+    ttl = data.get('ttl')
+    if isinstance(ttl, int) and 0 < ttl < MIN_TOKEN_TTL:
+        raise VaultTokenError("the token from %s expires in %d s (Vault at %s): too soon to finish the run; log in "
+                              "again (vault login) and re-run" % (session.token_source, ttl, session.where))
+    return response
+
+
+def recheck_token(session):
+    """After a 403: is the token itself still valid? A revoked or expired token is named as such
+    (VaultTokenError), instead of as a missing capability on whatever path came next."""
+    try:
+        session.call('auth/token/lookup-self', 'read', session.client.auth.token.lookup_self)
+    except VaultPermissionError:
+        raise VaultTokenError(
+            "Vault at %s no longer accepts the token from %s (auth/token/lookup-self answers 403 now): it was "
+            "revoked or has expired during the run; log in again (vault login) and re-run"
+            % (session.where, session.token_source))
+
+
+def _plain_http_answer(exc):
+    """An https request answered by an http listener: OpenSSL reads 'HTTP/1.1 400' as a record."""
+    text = str(exc).lower()
+    return any(mark in text for mark in ('wrong_version_number', 'wrong version number', 'record layer failure',
+                                         'packet length too long', 'http_request'))
 
 
 def _error_text(exc):

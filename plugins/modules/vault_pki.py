@@ -45,6 +45,11 @@ attributes:
     support: full
     description: Runs wherever hvac can reach Vault.
 options:
+  cluster:
+    description:
+      - Name of the cluster this Vault set-up serves (the inventory's C(certmesh_cluster_name)). Every error
+        message starts with it, so a failure in a multi-cluster run says which cluster it was.
+    type: str
   state:
     description:
       - V(present) ensures everything. Removal is not supported; disable mounts by hand after the mesh has
@@ -312,6 +317,11 @@ policy:
   description: The policy text.
   returned: always
   type: str
+already_written:
+  description: On a failure part-way, what this run had written to Vault before it stopped, in order.
+  returned: failure
+  type: list
+  elements: str
 kubernetes_auth_role:
   description: The Kubernetes auth role (bound service accounts, policies, token_ttl), its mount and login path.
   returned: when O(kubernetes_auth) is set
@@ -328,18 +338,19 @@ from ansible_collections.certmesh.istio.plugins.module_utils.vault import (
     connection_argument_spec,
     resolve_connection,
 )
-from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki import (
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_apply import run_setup
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_desired import desired_state
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_errors import VaultPkiInputError
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_pem import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
-    VaultPkiInputError,
-    VaultPkiReconciler,
-    desired_state,
 )
 
 
 def argument_spec():
     spec = connection_argument_spec()
     spec.update(
+        cluster=dict(type='str'),
         state=dict(type='str', choices=['present'], default='present'),
         trust_domain=dict(type='str', required=True),
         root_mount=dict(type='str', default='pki'),
@@ -386,22 +397,23 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    prefix = 'cluster %s: ' % module.params['cluster'] if module.params['cluster'] else ''
     if not HAS_HVAC:
-        module.fail_json(msg=missing_required_lib('hvac'), exception=str(HVAC_IMPORT_ERROR))
+        module.fail_json(msg=prefix + missing_required_lib('hvac'), exception=str(HVAC_IMPORT_ERROR))
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+        module.fail_json(msg=prefix + missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     try:
         desired = desired_state(module.params)
         session = VaultSession(resolve_connection(module.params))
-        reconciler = VaultPkiReconciler(session, desired, check_mode=module.check_mode)
-        result = reconciler.run()
+        plan = run_setup(session, desired, module.params, check_mode=module.check_mode)
     except (VaultError, VaultPkiInputError) as exc:
-        module.fail_json(msg=str(exc))
-    for warning in reconciler.warnings:
+        module.fail_json(msg=prefix + str(exc), already_written=list(getattr(exc, 'written', [])))
+    for warning in plan.warnings:
         module.warn(warning)
+    result = plan.result
     result.setdefault('intermediate_certificate', None)
     result.setdefault('ca_chain', [])
-    module.exit_json(changed=reconciler.changed, diff=reconciler.diff(), **result)
+    module.exit_json(changed=plan.changed, diff=plan.diff(), **result)
 
 
 if __name__ == '__main__':

@@ -40,6 +40,10 @@ attributes:
     support: full
     description: Runs wherever hvac can reach Vault.
 options:
+  cluster:
+    description:
+      - Name of the cluster being checked (the inventory's C(certmesh_cluster_name)); every error message starts with it.
+    type: str
   mesh_roots:
     description:
       - PEM of the root(s) workloads trust today. A list of PEMs or bundles.
@@ -118,9 +122,11 @@ from ansible_collections.certmesh.istio.plugins.module_utils.vault import (
     connection_argument_spec,
     resolve_connection,
 )
-from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki import (
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_pem import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
+)
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_trust import (
     intermediate_trust,
     read_intermediate_chain,
 )
@@ -129,14 +135,16 @@ from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki import (
 def main():
     spec = connection_argument_spec()
     spec.update(
+        cluster=dict(type='str'),
         mesh_roots=dict(type='list', elements='str', required=True),
         intermediate_chain=dict(type='str'),
         intermediate_mount=dict(type='str', default='pki_int'),
         allow_root_rotation=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    prefix = 'cluster %s: ' % module.params['cluster'] if module.params['cluster'] else ''
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+        module.fail_json(msg=prefix + missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     mount = module.params['intermediate_mount'].strip('/')
     where = 'the intermediate_chain option'
     try:
@@ -144,19 +152,19 @@ def main():
             chain = [module.params['intermediate_chain']]
         else:
             if not HAS_HVAC:
-                module.fail_json(msg=missing_required_lib('hvac'), exception=str(HVAC_IMPORT_ERROR))
+                module.fail_json(msg=prefix + missing_required_lib('hvac'), exception=str(HVAC_IMPORT_ERROR))
             session = VaultSession(resolve_connection(module.params))
             check_usable(session)
             chain = read_intermediate_chain(session, mount)
             where = '%s/ at %s' % (mount, session.where)
             if not chain:
-                module.fail_json(msg='the PKI mount %s has no CA certificate yet: run certmesh.istio.vault_pki first'
+                module.fail_json(msg=prefix + 'the PKI mount %s has no CA certificate yet: run certmesh.istio.vault_pki first'
                                  % where, ca_missing=True)
         result = intermediate_trust(chain, module.params['mesh_roots'])
     except VaultError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=prefix + str(exc))
     except ValueError as exc:
-        module.fail_json(msg='cannot read the certificates: %s' % exc)
+        module.fail_json(msg=prefix + 'cannot read the certificates: %s' % exc)
     result['ca_chain'] = chain
     if not result['trusted']:
         message = ('the Vault intermediate from %s does not chain to a root the mesh trusts: %s. Switching istio-csr '
@@ -165,8 +173,8 @@ def main():
                    'new root to the trust bundle everywhere first) and re-run with allow_root_rotation: true'
                    % (where, '; '.join(result['problems'])))
         if not module.params['allow_root_rotation']:
-            module.fail_json(msg=message, **result)
-        module.warn(message)
+            module.fail_json(msg=prefix + message, **result)
+        module.warn(prefix + message)
     module.exit_json(changed=False, **result)
 
 

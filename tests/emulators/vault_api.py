@@ -16,10 +16,12 @@ messages, so hvac talks to it exactly as it talks to Vault:
   on ``sys/auth/*``, ``sys/seal`` and ``<pki>/root`` (delete); create vs. update decided by an
   existence check where Vault has one (PKI roles, policies, Kubernetes auth config and roles);
 * tokens: ``auth/token/lookup-self``, ``auth/token/create``; every token gets the ``default``
-  policy (lookup-self) unless ``no_default_policy``; ``root`` may do anything;
+  policy (lookup-self, capabilities-self) unless ``no_default_policy``; ``root`` may do anything;
+  ``sys/capabilities-self`` answers each path's capabilities (``root``, or ``deny`` for none);
 * ``sys/auth`` (list, enable, disable) and the Kubernetes auth method's ``config`` and ``role/<name>``;
 * the PKI secrets engine: ``root/generate/{internal,exported}``,
-  ``intermediate/generate/{internal,exported}``, ``root/sign-intermediate``,
+  ``intermediate/generate/{internal,exported,existing}`` (``key_ref``), ``keys``, ``key/<ref>``,
+  ``root/sign-intermediate``,
   ``intermediate/set-signed`` (the first issuer becomes the default; later ones do not),
   ``config/issuers``, ``issuers``, ``issuer/<ref>``, ``cert/ca``, ``cert/ca_chain``,
   ``ca/pem``, ``ca_chain``, ``roles`` and ``sign/<role>``. Keys and certificates are real
@@ -49,6 +51,11 @@ In-process use (tests)::
     token = vault.create_token(['cert-manager'])
     vault.seal(); vault.unseal()
     vault.stop()
+
+Faults for tests (docs/testing-vault.md, "Fault injection")::
+
+    vault.inject_fault('seal', before_write=3)          # or 'forbid', 'revoke'; or path='pki_int/roles/x'
+    vault.clear_faults(); vault.unseal()
 
 Command line (molecule): ``python -m tests.emulators.vault_api --port 8200 --root-token root``.
 """
@@ -80,6 +87,9 @@ VAULT_VERSION = '1.17.0'
 SYSTEM_DEFAULT_TTL = 32 * 24 * 3600  # Vault's built-in default and max lease TTL: 768h
 CAPABILITIES = {'create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe'}
 PERMISSION_DENIED = '1 error occurred:\n\t* permission denied\n\n'
+# POSTs that only look: they do not count as writes for fault injection and state_writes()
+READ_ONLY_POSTS = ('sys/capabilities-self', 'auth/token/lookup-self')
+FAULT_KINDS = ('seal', 'forbid', 'revoke')
 DEFAULT_POLICY = '''
 path "auth/token/lookup-self" {
     capabilities = ["read"]
@@ -450,6 +460,7 @@ class PkiBackend:
     def __init__(self, mount):
         self.mount = mount
         self.keys = {}      # key_id -> private key
+        self.key_names = {}  # key_id -> key_name ('' when none was given)
         self.issuers = {}   # issuer_id -> {'cert', 'key_id', 'name'}
         self.default_issuer = None
         self.roles = {}
@@ -475,6 +486,11 @@ class PkiBackend:
             return Route(lambda r: self.sign(r, m.group(1)))
         if rest == 'issuers' and op == 'list':
             return Route(lambda r: self.list_issuers())
+        if rest == 'keys' and op == 'list':
+            return Route(lambda r: self.list_pki_keys())
+        m = re.fullmatch(r'key/([^/]+)', rest)
+        if m and op == 'read':
+            return Route(lambda r: self.read_key(m.group(1)))
         m = re.fullmatch(r'issuer/([^/]+)', rest)
         if m and op == 'read':
             return Route(lambda r: self.read_issuer(m.group(1)))
@@ -607,20 +623,31 @@ class PkiBackend:
 
     # -- endpoints -------------------------------------------------------------------------
     def generate(self, request, kind, key_mode):
-        if key_mode in ('existing', 'kms'):
+        if key_mode == 'kms':
             raise _bad('key mode %s is not supported by the emulator' % key_mode)
         _known(request, ('common_name', 'ttl', 'key_type', 'key_bits', 'issuer_name', 'key_name', 'format',
                          'alt_names', 'ip_sans', 'uri_sans', 'max_path_length', 'exclude_cn_from_sans',
-                         'organization', 'ou', 'country', 'add_basic_constraints', 'not_before_duration'))
-        key_type, key_bits = _check_key_params(request.get('key_type'), parse_int(request.get('key_bits') or 0,
-                                                                                  'key_bits'))
+                         'organization', 'ou', 'country', 'add_basic_constraints', 'not_before_duration')
+               + (('key_ref',) if key_mode == 'existing' else ()))
         common_name = request.get('common_name') or ''
         if kind == 'root' and not common_name:
             raise _bad('the common_name field is required, or must be provided in a CSR with "use_csr_common_name" '
                        'set to true, unless "require_cn" is set to false')
-        key = _generate_key(key_type, key_bits)
-        key_id = str(uuid.uuid4())
-        self.keys[key_id] = key
+        if key_mode == 'existing':
+            # Vault 1.11+: a CSR (or root) from a key the mount already holds; nothing new is stored
+            ref = request.get('key_ref') or ''
+            if not ref:
+                raise _bad('missing argument key_ref for existing type')
+            key_id = self._key_ref(ref)
+            key = self.keys[key_id]
+            key_type = _key_type_of(key.public_key())[0]
+        else:
+            key_type, key_bits = _check_key_params(request.get('key_type'), parse_int(request.get('key_bits') or 0,
+                                                                                      'key_bits'))
+            key = _generate_key(key_type, key_bits)
+            key_id = str(uuid.uuid4())
+            self.keys[key_id] = key
+            self.key_names[key_id] = request.get('key_name') or ''
         data = {'key_id': key_id, 'key_type': key_type}
         if key_mode == 'exported':
             data.update(private_key=_key_pem(key), private_key_type=key_type)
@@ -717,6 +744,32 @@ class PkiBackend:
                     for i, v in self.issuers.items())
         return _response({'keys': sorted(self.issuers), 'key_info': info})
 
+    def _key_ref(self, ref):
+        if ref in self.keys:
+            return ref
+        for key_id, name in self.key_names.items():
+            if name and name == ref:
+                return key_id
+        raise _bad('unable to resolve key reference %s: key not found' % ref)
+
+    def list_pki_keys(self):
+        if not self.keys:
+            raise VaultAPIError(404)
+        info = dict((k, {'key_name': self.key_names.get(k, ''), 'key_type': _key_type_of(v.public_key())[0]})
+                    for k, v in self.keys.items())
+        return _response({'keys': sorted(self.keys), 'key_info': info})
+
+    def read_key(self, ref):
+        key_id = self._key_ref(ref)
+        key_type, key_bits = _key_type_of(self.keys[key_id].public_key())
+        return _response({'key_id': key_id, 'key_name': self.key_names.get(key_id, ''), 'key_type': key_type,
+                          'key_bits': key_bits})
+
+    def unused_keys(self):
+        """Keys no issuer uses: what a half-finished intermediate set-up strands (a test helper)."""
+        used = set(v['key_id'] for v in self.issuers.values())
+        return sorted(k for k in self.keys if k not in used)
+
     def read_issuer(self, ref):
         issuer_id, issuer = self._issuer(ref)
         chain = [_pem(c) for c in self._chain(issuer_id)]
@@ -744,6 +797,7 @@ class PkiBackend:
 
     def delete_root(self, request):
         self.keys.clear()
+        self.key_names.clear()
         self.issuers.clear()
         self.default_issuer = None
         return 204, None
@@ -994,6 +1048,10 @@ class VaultEmulator:
                                          'display_name': 'root', 'creation_time': int(time.time())}}
         self.lock = threading.RLock()
         self.requests = []  # (method, namespace, path, status): what the module asked, for tests
+        self.faults = []  # pending Fault objects (inject_fault)
+        self.fired = []  # (kind, write number, path) of faults that went off
+        self.denied_paths = set()  # paths a 'forbid' fault denied to every non-root token
+        self.write_count = 0  # state-changing requests so far (see READ_ONLY_POSTS)
         self._server = None
         self._thread = None
         self.url = None
@@ -1040,6 +1098,57 @@ class VaultEmulator:
 
     def seal(self):
         self.sealed = True
+
+    def revoke_token(self, token):
+        with self.lock:
+            self.tokens.pop(token, None)
+
+    def inject_fault(self, kind, before_write=None, path=None):
+        """Make Vault fail just before a write, the way it fails in production.
+
+        ``kind``: ``seal`` (Vault is sealed from then on: 503 ``Vault is sealed`` until :meth:`unseal`),
+        ``forbid`` (the write's path is denied to every non-root token from then on, as if an
+        operator had added ``capabilities = ["deny"]`` for it: 403, and ``sys/capabilities-self``
+        answers ``["deny"]``, until :meth:`clear_faults`), or ``revoke`` (the requesting token is
+        revoked: 403 on everything, lookup-self included). ``before_write``: the number (1-based) of
+        the state-changing request to fail, counting like :meth:`state_writes`; or ``path``: the first
+        write to exactly that API path. Give exactly one. The fault fires once; the write it hits is
+        not applied."""
+        if kind not in FAULT_KINDS:
+            raise ValueError('fault kind %r: use one of %s' % (kind, ', '.join(FAULT_KINDS)))
+        if (before_write is None) == (path is None):
+            raise ValueError('give exactly one of before_write (a write number) or path (an API path)')
+        if before_write is not None and (isinstance(before_write, bool) or not isinstance(before_write, int)
+                                         or before_write < 1):
+            raise ValueError('before_write must be a write number from 1, not %r' % (before_write,))
+        with self.lock:
+            self.faults.append({'kind': kind, 'before_write': before_write, 'path': path.strip('/') if path else None})
+
+    def clear_faults(self):
+        """Drop pending faults and the denials of fired ``forbid`` faults (a sealed Vault stays sealed)."""
+        with self.lock:
+            self.faults = []
+            self.denied_paths = set()
+
+    def state_writes(self):
+        """(method, namespace, path, status) of every request that could change state: not reads,
+        lists, nor the POSTs that only look (sys/capabilities-self, lookup-self)."""
+        return [r for r in self.requests if r[0] not in ('GET', 'LIST', 'HEAD') and r[2] not in READ_ONLY_POSTS]
+
+    def _maybe_fault(self, path, token):
+        self.write_count += 1
+        for fault in list(self.faults):
+            if fault['before_write'] == self.write_count or fault['path'] == path:
+                self.faults.remove(fault)
+                self.fired.append((fault['kind'], self.write_count, path))
+                if fault['kind'] == 'seal':
+                    self.sealed = True
+                    raise VaultAPIError(503, 'Vault is sealed')
+                if fault['kind'] == 'revoke':
+                    self.tokens.pop(token, None)
+                else:
+                    self.denied_paths.add(path)
+                raise VaultAPIError(403, PERMISSION_DENIED)
 
     def unseal(self):
         self.sealed = False
@@ -1129,6 +1238,8 @@ class VaultEmulator:
         token_info = self.tokens.get(token)
         if token_info is None:
             raise VaultAPIError(403, 'permission denied')
+        if operation in ('create', 'update', 'delete', 'patch') and path not in READ_ONLY_POSTS:
+            self._maybe_fault(path, token)
         request = Request(method, path, operation, body, token_info, namespace)
         route = self._route(request, namespace)
         if route is not None and operation == 'update' and route.exists is not None:
@@ -1145,6 +1256,8 @@ class VaultEmulator:
     def _authorize(self, token_info, namespace_name, path, operation, sudo):
         if 'root' in token_info['policies']:
             return
+        if path in self.denied_paths:
+            raise VaultAPIError(403, PERMISSION_DENIED)
         token_ns = token_info['namespace']
         if token_ns and not (namespace_name == token_ns or namespace_name.startswith(token_ns + '/')):
             raise VaultAPIError(403, PERMISSION_DENIED)
@@ -1217,6 +1330,8 @@ class VaultEmulator:
             return Route(lambda r: self._create_namespace(namespace, m.group(1)))
         if rest == 'seal' and op in ('update', 'create'):
             return Route(lambda r: (self.seal(), (204, None))[1], sudo=True)
+        if rest == 'capabilities-self' and op in ('update', 'create'):
+            return Route(lambda r: self._capabilities_self(r, namespace))
         return None
 
     def _token_route(self, request, rest):
@@ -1312,6 +1427,33 @@ class VaultEmulator:
         full = '/'.join(p for p in (parent.name, name.strip('/')) if p)
         self.namespaces.setdefault(full, Namespace(full))
         return _response({'path': full + '/', 'id': secrets.token_hex(3), 'custom_metadata': {}})
+
+    def _capabilities_self(self, request, namespace):
+        """sys/capabilities-self: the token's capabilities on each path (``root`` for a root token,
+        ``deny`` for none), keyed by path in ``data`` and, for old clients, at the top level."""
+        paths = request.get('paths', request.get('path'))
+        paths = [paths] if isinstance(paths, str) else list(paths or [])
+        if not paths:
+            raise _bad("'paths' parameter not supplied or empty")
+        info = request.token
+        # paths are relative to the request's namespace; policies to the token's (as _authorize)
+        relative = namespace.name[len(info['namespace']):].strip('/')
+        answer = {}
+        for path in paths:
+            path = str(path).strip('/')
+            if 'root' in info['policies']:
+                answer[path] = ['root']
+                continue
+            texts = [self.namespaces[info['namespace']].policies[p] for p in info['policies']
+                     if p in self.namespaces[info['namespace']].policies]
+            full_path = '%s/%s' % (relative, path) if relative else path
+            caps = set() if path in self.denied_paths else allowed_capabilities(texts, full_path)
+            answer[path] = sorted(caps) or ['deny']
+        data = dict(answer)
+        data['capabilities'] = sorted(set(c for caps in answer.values() for c in caps))
+        status, body = _response(data)
+        body.update(data)
+        return status, body
 
     def _lookup_self(self, request):
         info = request.token

@@ -40,8 +40,8 @@ class VaultFixture:
         return self.emulator.sign_workload_csr(issuer_path, spiffe_id, **kwargs)
 
     def writes(self):
-        """Requests that could have changed state (anything but reads and lists)."""
-        return [r for r in self.emulator.requests if r[0] not in ('GET', 'LIST', 'HEAD')]
+        """Requests that could have changed state (not reads, lists, or capability look-ups)."""
+        return self.emulator.state_writes()
 
 
 @pytest.fixture

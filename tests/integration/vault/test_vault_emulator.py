@@ -242,3 +242,47 @@ def test_set_signed_keeps_an_existing_default_issuer_until_config_issuers_change
     assert client.read('pki_int/config/issuers')['data']['default'] == before != new_id
     client.write_data('pki_int/config/issuers', data={'default': new_id})
     assert client.read('pki_int/cert/ca')['data']['certificate'].strip() == signed['certificate'].strip()
+
+
+def test_capabilities_self_answers_each_path_root_or_deny(vault_emulator):
+    token = vault_emulator.token_with_policy('ops', 'path "pki_int/roles/*" { capabilities = ["read", "update"] }')
+    answer = vault_emulator.client(token).sys.get_capabilities(['pki_int/roles/istio-mesh', 'sys/mounts'])
+    assert answer['data']['pki_int/roles/istio-mesh'] == ['read', 'update']
+    assert answer['sys/mounts'] == ['deny']
+    assert vault_emulator.client().sys.get_capabilities(['sys/mounts'])['data']['sys/mounts'] == ['root']
+    assert vault_emulator.writes() == []  # looking is not writing
+
+
+@pytest.mark.parametrize('kind, refusal', [('seal', hvac.exceptions.VaultDown), ('forbid', hvac.exceptions.Forbidden),
+                                           ('revoke', hvac.exceptions.Forbidden)])
+def test_an_injected_fault_fails_that_write_only_and_is_recorded(vault_emulator, kind, refusal):
+    token = vault_emulator.token_with_policy('ops', 'path "sys/mounts/*" { capabilities = ["update"] }')
+    client = vault_emulator.client(token)
+    vault_emulator.emulator.inject_fault(kind, before_write=2)
+    client.sys.enable_secrets_engine('pki', path='first')
+    with pytest.raises(refusal):
+        client.sys.enable_secrets_engine('pki', path='second')
+    assert vault_emulator.emulator.fired == [(kind, 2, 'sys/mounts/second')]
+    mounts = vault_emulator.client().sys.list_mounted_secrets_engines()['data'] if kind != 'seal' else {}
+    assert 'second/' not in mounts
+
+
+def test_fault_injection_refuses_what_it_cannot_mean(vault_emulator):
+    for kwargs in ({'kind': 'crash', 'before_write': 1}, {'kind': 'seal'}, {'kind': 'seal', 'before_write': 1, 'path': 'x'},
+                   {'kind': 'seal', 'before_write': 0}, {'kind': 'seal', 'before_write': True}):
+        with pytest.raises(ValueError):
+            vault_emulator.emulator.inject_fault(**kwargs)
+
+
+def test_generate_existing_makes_a_csr_from_a_key_the_mount_already_holds(vault_emulator):
+    client = vault_emulator.client()
+    client.sys.enable_secrets_engine('pki', path='pki_int')
+    first = client.secrets.pki.generate_intermediate('internal', 'x', mount_point='pki_int',
+                                                     extra_params={'key_type': 'ec'})['data']
+    keys = client.adapter.list('/v1/pki_int/keys')['data']
+    assert keys['keys'] == [first['key_id']] and keys['key_info'][first['key_id']]['key_type'] == 'ec'
+    again = client.write_data('pki_int/intermediate/generate/existing',
+                              data={'key_ref': first['key_id'], 'common_name': 'x'})['data']
+    csrs = [x509.load_pem_x509_csr(d['csr'].encode()) for d in (first, again)]
+    assert csrs[0].public_key() == csrs[1].public_key()
+    assert vault_emulator.emulator.pki('pki_int').unused_keys() == [first['key_id']]

@@ -9,17 +9,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.certmesh.istio.plugins.module_utils.vault import VaultError, resolve_connection
-from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki import (
-    VaultPkiInputError,
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_capabilities import module_policy
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_desired import (
     desired_state,
     duration_seconds,
     go_duration,
-    intermediate_trust,
-    module_policy,
     policy_matches,
     role_conflict,
     role_differences,
 )
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_errors import VaultPkiInputError
+from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_trust import intermediate_trust
 
 BASE = {'trust_domain': 'cluster.local'}
 
