@@ -40,10 +40,13 @@ What a chart "renders" is a small, fixed set of objects - the ones later steps w
 
 * cert-manager: with ``crds.enabled`` (or ``installCRDs``) the six upstream CRDs; Deployments
   ``cert-manager``, ``cert-manager-webhook``, ``cert-manager-cainjector`` (ready), Services
-  ``cert-manager`` and ``cert-manager-webhook``, their ServiceAccounts and the webhook
-  configurations ``cert-manager-webhook``;
+  ``cert-manager`` (metrics, labelled ``app.kubernetes.io/component: controller``; only with
+  ``prometheus.enabled``, the default) and ``cert-manager-webhook``, their ServiceAccounts and
+  the webhook configurations ``cert-manager-webhook``;
 * cert-manager-istio-csr: Deployment and Service ``cert-manager-istio-csr`` (port from
-  ``service.port``, 443), ServiceAccount, and with ``app.tls.istiodCertificateEnable`` the
+  ``service.port``, 443), the metrics Service ``cert-manager-istio-csr-metrics`` (port
+  ``metrics``, labelled ``app: cert-manager-istio-csr``; with ``app.metrics.service.enabled``,
+  the default), ServiceAccount, and with ``app.tls.istiodCertificateEnable`` the
   Certificate ``istiod`` in ``app.certmanager.namespace``; the Deployment args carry the
   issuer and ``--root-ca-file`` so the CA stand-in publishes ``istio-ca-root-cert``;
 * base: the upstream Istio CRDs; istiod: Deployment ``istiod`` (``istiod-<revision>``), its
@@ -461,9 +464,9 @@ def _deployment(name, namespace, release, image, replicas=1, args=None, env=None
     }
 
 
-def _service(name, namespace, release, ports, selector_name=None):
+def _service(name, namespace, release, ports, selector_name=None, labels=None):
     return {
-        "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, release),
+        "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, release, labels),
         "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": selector_name or name},
                  "ports": [{"name": n, "port": p, "targetPort": t, "protocol": "TCP"} for n, p, t in ports]},
     }
@@ -511,7 +514,11 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
             objects.append(_service_account(name, namespace, release))
             objects.append(_deployment(name, namespace, release, _image(section, default_repo, version),
                                        section.get("replicaCount", 1), args))
-        objects.append(_service("cert-manager", namespace, release, [("tcp-prometheus-servicemonitor", 9402, 9402)]))
+        if (values.get("prometheus") or {}).get("enabled", True):
+            # The chart's controller Service exists for metrics only (prometheus.enabled).
+            objects.append(_service("cert-manager", namespace, release, [("tcp-prometheus-servicemonitor", 9402, 9402)],
+                                    labels={"app": "cert-manager", "app.kubernetes.io/name": "cert-manager",
+                                            "app.kubernetes.io/component": "controller"}))
         objects.append(_service("cert-manager-webhook", namespace, release, [("https", 443, "https")]))
         webhook = {"name": "webhook.cert-manager.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
                    "clientConfig": {"service": {"name": "cert-manager-webhook", "namespace": namespace, "path": "/validate"}}}
@@ -539,6 +546,10 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
                                    _image(values, "quay.io/jetstack/cert-manager-istio-csr", version),
                                    values.get("replicaCount", 1), args, ports=[6443]))
         objects.append(_service(name, namespace, release, [("web", service.get("port", 443), 6443)]))
+        metrics = app.get("metrics") or {}
+        if (metrics.get("service") or {}).get("enabled", True):
+            objects.append(_service(name + "-metrics", namespace, release, [("metrics", metrics.get("port", 9402), metrics.get("port", 9402))],
+                                    selector_name=name, labels={"app": name}))
         if tls.get("istiodCertificateEnable", True) not in (False, "false"):
             objects.append({
                 "apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": _meta("istiod", cert_ns, release),

@@ -26,6 +26,11 @@ What it does like the real server (kube-apiserver 1.3x):
   ``generation`` (bumped when anything but metadata and status changes, for kinds that have
   one), ``creationTimestamp``, ``managedFields``. A write that changes nothing is a no-op and
   keeps the ``resourceVersion``, which is what makes ``kubernetes.core.k8s`` report ``ok``.
+* Graceful deletion (``kube_finalizers.py``): an object with ``metadata.finalizers`` is only
+  marked (``deletionTimestamp``) until an update removes the last one; a deleted Namespace is
+  ``Terminating`` while content with finalizers (or its own) remains, with the namespace
+  controller's ``NamespaceContentRemaining``/``NamespaceFinalizersRemaining`` conditions, and
+  refuses new content with 403; without finalizers it is gone at once with everything in it.
 * Validation: names are DNS-1123 subdomains (labels for Namespace, DNS-1035 labels for
   Service), label keys/values and annotations are checked, label values must be strings (400
   like the real decoder), namespaced objects need an existing namespace (404), Secret ``data``
@@ -67,8 +72,7 @@ Known gaps (what the real server does and this one does not):
 * Server-side apply treats every list as atomic (the real server merges ``listType: map``
   lists by key) and does not diff ``managedFields`` against the object's history.
 * No watch (405), no conversion webhooks (objects of a multi-version CRD are stored once and
-  served with the requested ``apiVersion``), no finalizers or graceful deletion (a deleted
-  Namespace disappears at once with everything in it), no ownerReference garbage collection,
+  served with the requested ``apiVersion``), no ownerReference garbage collection,
   no pagination (``limit``/``continue`` are ignored), no Table output.
 * Deployments are reported available as soon as they are written (a stand-in for the
   deployment controller); no Pods or ReplicaSets are made.
@@ -102,6 +106,7 @@ import uuid
 import yaml
 
 from tests.emulators import kube_patch
+from tests.emulators.kube_finalizers import GracefulDeletion
 from tests.support import k8s_openapi
 
 KUBERNETES_VERSION = {
@@ -437,7 +442,7 @@ def _validator_for(schema_json):
     return k8s_openapi.StructuralValidator(json.loads(schema_json))
 
 
-class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
+class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """An in-memory kube-apiserver; see the module docstring for what it does and does not do.
 
     ``tokens`` maps bearer tokens to user names (a token for ``admin`` is made when omitted);
@@ -1081,6 +1086,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + _secrets.token_hex(3)[:5]
             self._require_namespace(rtype, namespace)
+            self._refuse_if_terminating(rtype, namespace, meta.get("name"))
             if rtype.status:
                 obj.pop("status", None)
             obj = self._prepare(rtype, version, obj, None, options)
@@ -1121,7 +1127,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
         """Store ``obj`` (or only return it under dryRun); a no-op write keeps the old object."""
         self._admit(rtype, version, old, obj)
         if rtype.kind == "Namespace":
-            obj.setdefault("status", {})["phase"] = "Active"
+            obj.setdefault("status", {})["phase"] = "Terminating" if obj["metadata"].get("deletionTimestamp") else "Active"
         if rtype.kind == "Deployment":
             self._deployment_status(obj)
         if rtype.kind == "CustomResourceDefinition":
@@ -1147,7 +1153,10 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             self._register_crd(obj)
         self._queue_event("ADDED" if old is None else "MODIFIED", rtype, obj)
         self._schedule_save()
-        return self._present(rtype, version, obj)
+        shown = self._present(rtype, version, obj)
+        if old is not None:
+            self._after_write(rtype, key, obj)
+        return shown
 
     @staticmethod
     def _deployment_status(obj):
@@ -1356,7 +1365,8 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             obj = store[key]
             if dry_run:
                 return self._delete_answer(rtype, version, obj)
-            self._remove(rtype, key)
+            if not self._graceful_delete(rtype, key, obj) and rtype.kind != "Namespace":
+                return self._present(rtype, version, obj)  # finalizers hold it: 200 with the object
             return self._delete_answer(rtype, version, obj)
 
     def _delete_answer(self, rtype, version, obj):
@@ -1396,7 +1406,7 @@ class KubeAPIEmulator:  # pylint: disable=too-many-instance-attributes,too-many-
             for item in listed["items"]:
                 key = (namespace if rtype.namespaced else None, item["metadata"]["name"])
                 if not dry_run and key in self._objects[(rtype.group, rtype.plural)]:
-                    self._remove(rtype, key)
+                    self._graceful_delete(rtype, key, self._objects[(rtype.group, rtype.plural)][key])
         return listed
 
     # ----- controllers ----------------------------------------------------------------------------
