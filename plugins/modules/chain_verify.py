@@ -34,7 +34,7 @@ requirements:
   - cryptography >= 43.0
   - kubernetes (only to read Secrets)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - certmesh.istio.cluster_connection
 attributes:
   check_mode:
     support: full

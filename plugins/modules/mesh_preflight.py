@@ -25,7 +25,7 @@ description:
 author:
   - certmesh developers (@certmesh)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - certmesh.istio.cluster_connection
 options:
   cluster:
     description: Name of the cluster, used in every message.

@@ -33,7 +33,7 @@ requirements:
   - cryptography >= 43.0
   - kubernetes (only for O(clusters))
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - certmesh.istio.cluster_connection
 attributes:
   check_mode:
     support: full

@@ -1,5 +1,9 @@
 """The x509_info and spiffe_id filters."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 from ansible.errors import AnsibleFilterError
 

@@ -1,5 +1,9 @@
 """Chain verification: every problem code, several at once, root bundles, bad input."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 from cryptography import x509
 

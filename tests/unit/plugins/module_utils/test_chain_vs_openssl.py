@@ -5,6 +5,10 @@ domain, DNS names, key strength, lifetime margin, keyUsage presence on a CA) are
 satisfied, so both sides judge the same RFC 5280 facts.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import shutil
 import subprocess
 

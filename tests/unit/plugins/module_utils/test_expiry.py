@@ -1,5 +1,9 @@
 """Lifetime-relative rotation classification, sources (files, Kubernetes objects), summaries."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 
 import pytest

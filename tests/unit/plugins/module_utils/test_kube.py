@@ -1,6 +1,10 @@
 """Kubernetes reads through a K8SClient-shaped fake (the emulator-backed test is in
 tests/integration/test_rotation_check_kube.py)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 import json
 

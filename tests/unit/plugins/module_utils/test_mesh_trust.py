@@ -1,5 +1,9 @@
 """Mesh trust checks over plain Kubernetes objects (plugins/module_utils/mesh_trust.py)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 import re
 

@@ -1,5 +1,9 @@
 """Loading PEM input, durations, times, SPIFFE IDs and certificate summaries."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 import pytest

@@ -1,5 +1,9 @@
 """Preflight refuses, by stable code, each set-up that upstream documents as breaking."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 from ansible_collections.certmesh.istio.plugins.module_utils import preflight

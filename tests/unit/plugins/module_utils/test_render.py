@@ -1,5 +1,9 @@
 """The render sink writes one file per object, keeps Secrets private, and is idempotent."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import os
 import pathlib
 import stat

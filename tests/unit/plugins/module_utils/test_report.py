@@ -1,5 +1,9 @@
 """Reports: JSON, JUnit XML, Markdown and HTML from one rotation result."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import xml.etree.ElementTree as ET
 

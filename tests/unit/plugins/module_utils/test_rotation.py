@@ -1,5 +1,9 @@
 """The rotation phase plan and state marker (plugins/module_utils/rotation.py)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 import json
 

@@ -1,5 +1,9 @@
 """Pure functions of certmesh.istio's Vault support: arguments in, desired Vault objects out."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 import pytest

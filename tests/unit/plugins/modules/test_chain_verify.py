@@ -1,5 +1,9 @@
 """The chain_verify module: arguments in, exit_json/fail_json out."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest

@@ -1,5 +1,9 @@
 """The mesh_trust_check module's input handling (the checks themselves: test_mesh_trust.py)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest

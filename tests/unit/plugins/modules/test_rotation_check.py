@@ -1,5 +1,9 @@
 """The rotation_check module: files in, classified certificates and reports out."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest

@@ -1,5 +1,9 @@
 """The rotation_state module: the state marker of rotate.yml, phase by phase."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest
