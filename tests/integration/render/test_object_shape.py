@@ -13,7 +13,8 @@ authorization policies, revisions). Left out, each for a reason:
   and inputs of certificate generation that never reach an object (validity, curve,
   organization, common names); path containment is unit-tested in test_render.py;
 - roles that build no object (preflight, verify, rotation, mesh_verify, diagnose, manifest_sink)
-  and vault_pki, which needs Vault: its builder is unit-tested with the same payloads.
+  and vault_pki with certmesh_vault_issuer, which need Vault: that builder is unit-tested with
+  the same payloads.
 
 An input whose default is a template of other inputs (istio_ca_address, gateway_certs_namespace,
 istio_csr_cluster_id, ...) keeps it: it carries their payloads, as a value set directly would.
@@ -50,6 +51,8 @@ NOT_OBJECT_INPUTS = {
     "mesh_ca_cluster_pki_dir", "mesh_ca_root_not_after", "mesh_ca_intermediate_not_after", "mesh_ca_key_curve",
     "mesh_ca_organization", "mesh_ca_root_common_name", "mesh_ca_intermediate_common_name",
 }
+# Inputs the default design (certmesh_ca_backend ca) does not use; vault_pki's builder is unit-tested.
+VAULT_ONLY_INPUTS = {"certmesh_vault_issuer"}
 # A str option whose default is a mapping from another variable (covered through that variable).
 MAPPING_DEFAULTS = {"gateway_certs_issuer"}
 # Mapping keys whose values are choices, not free text (an issuer's kind decides its scope).
@@ -71,7 +74,7 @@ def string_inputs():
     inputs = {}
     for name, option in _options():
         default = option.get("default")
-        if name in NOT_OBJECT_INPUTS or name in MAPPING_DEFAULTS or option.get("choices") or option.get("no_log"):
+        if name in NOT_OBJECT_INPUTS | MAPPING_DEFAULTS | VAULT_ONLY_INPUTS or option.get("choices") or option.get("no_log"):
             continue
         if option.get("type", "str") == "str" and isinstance(default, str) and default:
             inputs[name] = default
