@@ -10,7 +10,6 @@ changed=0. The module runs in-process (tests/integration/vault/vault_module_runn
 
 import functools
 
-import pytest
 from cryptography import x509
 
 from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_capabilities import module_policy
