@@ -13,8 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
 
+from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
 from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_errors import VaultPkiInputError
 from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_pem import normalize_pem
 
@@ -33,30 +33,13 @@ DEFAULT_KEY_BITS = {'rsa': 2048, 'ec': 256, 'ed25519': 0, 'any': 0}
 # ---------------------------------------------------------------------------------------------
 # durations
 
-_DURATION_PART = re.compile(r'(\d+(?:\.\d+)?)(ms|s|m|h|d)')
-_UNIT_SECONDS = {'ms': 0.001, 's': 1, 'm': 60, 'h': 3600, 'd': 86400}
-
-
 def duration_seconds(value, option='duration'):
-    """Parse a Vault/Go duration ('1h', '90m', '1h30m', '10d', '3600', 3600) into seconds."""
-    if isinstance(value, bool):
-        raise VaultPkiInputError('%s: %r is not a duration' % (option, value))
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    pos = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise VaultPkiInputError('%s: %r is not a duration; use Vault\'s format such as 1h, 30m, 8760h or 90d'
-                                 % (option, value))
-    return int(total)
+    """Seconds of a Vault TTL ('3600', 3600, '30d', '8760h', '1h30m'): the grammar lives once, in
+    :func:`input_rules.vault_ttl_seconds`; this only turns its refusal into this module's error."""
+    try:
+        return int(input_rules.vault_ttl_seconds(value, option))
+    except input_rules.InputRuleError as exc:
+        raise VaultPkiInputError(str(exc))
 
 
 def go_duration(seconds):

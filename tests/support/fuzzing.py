@@ -498,10 +498,11 @@ def duration_parsers():
     """``(name, function, allowed exceptions, never negative)`` of every duration grammar:
     the named grammars of module_utils/input_rules.py where it exists, and the older parsers
     that are still called."""
-    from ansible_collections.certmesh.istio.plugins.module_utils import pki, preflight, vault_pki
+    from ansible_collections.certmesh.istio.plugins.module_utils import pki, preflight, vault_pki_desired
+    from ansible_collections.certmesh.istio.plugins.module_utils.vault_pki_errors import VaultPkiInputError
     found = [
         ("pki.parse_duration", pki.parse_duration, (ValueError,), True),
-        ("vault_pki.duration_seconds", vault_pki.duration_seconds, (vault_pki.VaultPkiInputError,), True),
+        ("vault_pki_desired.duration_seconds", vault_pki_desired.duration_seconds, (VaultPkiInputError,), True),
     ]
     rules = _input_rules()
     if rules is None:
