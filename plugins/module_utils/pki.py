@@ -130,10 +130,12 @@ def load_pem_certificates(data, origin="input", skip_other_blocks=False):
     found = []
     skipped = []
     block_no = 0
+    line, counted_to = 1, 0  # counted as we go: a big bundle is not rescanned for each block
     for match in _PEM_BLOCK.finditer(text):
         block_no += 1
         label, body, end_label = match.group(1), match.group(2), match.group(3)
-        line = text.count("\n", 0, match.start()) + 1
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
         where = "%s, PEM block %d (line %d)" % (origin, block_no, line)
         if end_label is None:
             raise MalformedInput("%s: '-----BEGIN %s-----' has no matching END line (truncated?)"

@@ -224,6 +224,11 @@ def pem_input():
         certificate_der(), st.text(max_size=200), st.binary(max_size=200))
 
 
+# Paths a wrong variable may name: devices, a directory, a file that is not PEM, none at all.
+_PATHS = st.sampled_from(("/dev/zero", "/dev/null", "/", ".", "/etc/hostname", "/proc/self/status",
+                          "/nonexistent/ca.pem", "missing.crt", "/tmp/\x00.pem", "/tmp/\ud800.pem"))
+
+
 # --------------------------------------------------------------------------------------------
 # Text for the small grammars
 
@@ -462,7 +467,8 @@ def targets():
     # duration_parsers() for the list.
     found = [
         Target("pki.load_pem_certificates", pem_input(), _load_and_summarise, (pki.MalformedInput,)),
-        Target("pki.load_certificates", st.one_of(pem_input(), st.lists(pem_input(), max_size=3), random_input()),
+        Target("pki.load_certificates", st.one_of(pem_input(), st.lists(st.one_of(pem_input(), _PATHS), max_size=3),
+                                                  random_input(), _PATHS),
                _load_certificates, (pki.MalformedInput,)),
         Target("pki.load_certificates(DER bytes)", certificate_der(), _load_certificates, (pki.MalformedInput,)),
         Target("chain.load_store", st.one_of(pem_input(), st.lists(pem_input(), max_size=2)),
