@@ -89,11 +89,12 @@ def _where(ref):
 def plan(workload_results, issuer_results, helm_infos, crd_results, extra, cert_manager_namespace, remove_ca):
     """The ordered teardown of one cluster, with one line per step for people.
 
-    ``extra`` holds the k8s_info results of the CA Secrets, the root ConfigMaps and the
-    certmesh Namespaces, in that order. The cert-manager namespace stays while the CA Secrets
-    in it are kept.
+    ``extra`` holds the k8s_info results of the CA Secrets, the root ConfigMaps, the certmesh
+    Namespaces and the cert-manager Namespace, in that order. The cert-manager namespace stays
+    while the CA Secrets in it are kept (Helm created it, so only the lookup finds it once the
+    releases are gone).
     """
-    ca_results, configmap_results, namespace_results = (list(extra or []) + [{}, {}, {}])[:3]
+    ca_results, configmap_results, namespace_results, ca_namespace_results = (list(extra or []) + [{}] * 4)[:4]
     releases = releases_to_remove(helm_infos)
     ca_secrets = _refs([ca_results])
     steps = {
@@ -106,7 +107,7 @@ def plan(workload_results, issuer_results, helm_infos, crd_results, extra, cert_
         "crds": sorted({r["name"] for r in _refs(crd_results)}),
         "root_configmaps": _refs([configmap_results]),
     }
-    namespaces = [r["name"] for r in _refs([namespace_results])] + [r["namespace"] for r in releases]
+    namespaces = [r["name"] for r in _refs([namespace_results, ca_namespace_results])] + [r["namespace"] for r in releases]
     steps["namespaces"] = sorted({n for n in namespaces if n not in _PROTECTED_NAMESPACES
                                   and (remove_ca or n != cert_manager_namespace)})
     lines = ["remove %s %s" % (r["kind"], _where(r)) for r in steps["objects"]]

@@ -38,7 +38,7 @@ def test_release_records_name_each_release_once():
 
 def _plan(remove_ca):
     extra = [_found("Secret", ("cert-manager", "istio-ca-key-pair")), _found("ConfigMap", ("default", "istio-ca-root-cert")),
-             _found("Namespace", (None, "istio-system"))]
+             _found("Namespace", (None, "istio-system")), _found("Namespace", (None, "cert-manager"))]
     return teardown.plan([_found("Gateway", ("istio-system", "mesh-gateway"), api_version="networking.istio.io/v1")],
                          [_found("ClusterIssuer", (None, "istio-ca"), api_version="cert-manager.io/v1")], INFOS,
                          [_found("CustomResourceDefinition", (None, "certificates.cert-manager.io"))], extra,
@@ -52,6 +52,8 @@ def test_the_ca_and_its_namespace_stay_unless_asked():
     assert "keep CA Secret cert-manager/istio-ca-key-pair (teardown_remove_ca: true removes it)" in kept["lines"]
     removed = _plan(True)
     assert removed["ca_secrets"][0]["name"] == "istio-ca-key-pair" and "cert-manager" in removed["namespaces"]
+    after_releases = teardown.plan([], [], [], [], [{}, {}, {}, _found("Namespace", (None, "cert-manager"))], "cert-manager", True)
+    assert after_releases["namespaces"] == ["cert-manager"]
 
 
 def test_the_plan_reads_in_the_reverse_order_of_site():
