@@ -144,7 +144,8 @@ def render_table(spec):
         if len(default) > 60:
             default = "see defaults/main.yml"
         kind = option["type"] + ("/" + option["elements"] if "elements" in option else "")
-        rows.append("| `%s` | %s | `%s` | %s |" % (name, kind, default, option["description"]))
+        description = option["description"].replace("|", "\\|")  # a Jinja filter must not split the row
+        rows.append("| `%s` | %s | `%s` | %s |" % (name, kind, default, description))
     return "\n".join([TABLE_START, ""] + rows + ["", TABLE_END])
 
 

@@ -25,10 +25,10 @@ TASKS = [
         "secret": {"namespace": "istio-ingress", "name": "shop-gateway-tls"}, "roots": "{{ mesh_root_pem }}",
         "purpose": "gateway", "dns_names": ["shop.example.com"]}, "register": "ours"},
 ]
+CLUSTER_DEFAULTS = {"kubeconfig": "{{ emulator_kubeconfig }}", "context": "{{ emulator_context }}"}
 PLAYBOOK = [
     {"name": "Connection options set once for the cluster group", "hosts": "localhost", "gather_facts": False,
-     "module_defaults": {"group/certmesh.istio.cluster": {"kubeconfig": "{{ emulator_kubeconfig }}",
-                                                         "context": "{{ emulator_context }}"}},
+     "module_defaults": {"group/certmesh.istio.cluster": CLUSTER_DEFAULTS},
      "tasks": TASKS + [{"name": "Both read the cluster", "ansible.builtin.assert": {"that": [
          "core_read.resources | length == 1", "ours.valid", "ours.chain | length >= 2"]}}]},
     {"name": "The same tasks without module_defaults", "hosts": "localhost", "gather_facts": False,

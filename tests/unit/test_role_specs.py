@@ -96,3 +96,9 @@ def test_every_role_entry_point_has_a_description_and_no_templated_default_for_a
         for name, option in main["options"].items():
             if option["type"] not in role_specs.STRING_TYPES:
                 assert not role_specs.is_computed(option.get("default")), (role.name, name)
+
+
+def test_a_pipe_in_a_described_default_does_not_split_the_readme_table_row(tmp_path):
+    role = _demo_role(tmp_path, "---\n# The issuer.\n# @type dict\ndemo_issuer: \"{{ a | default(b) }}\"\n")
+    row = role_specs.render_table(role_specs.build_spec(role)).splitlines()[4]
+    assert row.count(" | ") == 3 and "a \\| default(b)" in row

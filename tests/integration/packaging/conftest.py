@@ -26,9 +26,10 @@ def tool(name):
     return str(pathlib.Path(sys.executable).parent / name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def package(tmp_path_factory):
-    """The tarball `ansible-galaxy collection build` makes from the checkout, installed alone."""
+    """The tarball `ansible-galaxy collection build` makes from the checkout, installed alone;
+    built once for every test module here (they share one xdist group, so one worker)."""
     tmp = tmp_path_factory.mktemp("package")
     collections = tmp / "collections"
     env = standalone_env(tmp, collections)
