@@ -1,5 +1,9 @@
 """Desired objects are built as data: no input value, whatever it holds, changes their shape."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 import copy
 

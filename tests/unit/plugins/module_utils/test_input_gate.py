@@ -1,5 +1,9 @@
 """The input gate names variable, inventory host and rule for every input it refuses, once."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import os
 
 from ansible_collections.certmesh.istio.plugins.module_utils import input_gate as gate

@@ -1,6 +1,10 @@
 """Every input rule accepts what its reader accepts, refuses the rest in one sentence, and never raises
 anything but InputRuleError."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 import pytest

@@ -1,5 +1,9 @@
 """The mesh's Prometheus objects: thresholds from rotation_check, valid PromQL, valid against the CRDs."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pathlib
 import re
 

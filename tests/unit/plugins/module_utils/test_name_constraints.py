@@ -1,6 +1,10 @@
 """RFC 5280 4.2.1.10 name constraints that the module evaluates itself (URI, with DNS and IP
 beside them), for paths the cryptography verifier refuses."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 from cryptography import x509
 

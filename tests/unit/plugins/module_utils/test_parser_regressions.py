@@ -1,6 +1,10 @@
 """Inputs that once escaped the parsers' never-raise contract (issue 9), each now refused with
 the module's own error naming the input, or reported as the ``malformed`` problem code."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest

@@ -1,6 +1,10 @@
 """The rotation state marker loader never raises anything but RotationError naming the file
 (issue 9: a marker with missing fields raised KeyError), and the abort of a rotation."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest

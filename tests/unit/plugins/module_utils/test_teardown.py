@@ -1,5 +1,9 @@
 """The teardown plan: our Helm releases last-installed first, the CA kept unless asked, holders named."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 from ansible_collections.certmesh.istio.plugins.module_utils import teardown
 
 

@@ -1,5 +1,9 @@
 """What the token running vault_pki needs: the documented policy, and missing capabilities named once each."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pathlib
 import re
 
