@@ -15,6 +15,8 @@ import os
 import re
 import stat
 
+from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
+
 try:
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -297,36 +299,11 @@ def load_certificates(value, origin="input"):
 # --------------------------------------------------------------------------------------------
 # Time and durations
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|w|d|h|m|s)")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1,
-                 "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
 def parse_duration(value):
     """Seconds (float) from ``24h``, ``90d``, ``2160h``, ``30m``, ``1h30m``, Go's ``2160h0m0s``
-    (how cert-manager prints durations), ``1w`` or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError("duration %r: expected e.g. 24h, 90d, 30m" % (value,))
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("duration %r is negative" % (value,))
-        return float(value)
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    pos = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError("duration %r: expected a number and a unit (s, m, h, d, w) such as "
-                         "24h, 90d, 2160h or 1h30m" % (value,))
-    return total
+    (how cert-manager prints durations), ``1w`` or a plain number of seconds: the extended
+    grammar of :func:`input_rules.extended_duration_seconds`, its one home."""
+    return input_rules.extended_duration_seconds(value)
 
 
 def format_duration(seconds):

@@ -17,7 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
+
+from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
 
 ISTIOD_DEPLOYMENT = "istiod"
 ISTIOD_OWN_CA_SECRET = "istio-ca-secret"
@@ -146,22 +147,15 @@ def run_all(settings, snapshot, now, ca_not_after=None):
 
 # cert-manager reads durations with Go's time.ParseDuration (no "d" or "w") and its webhook
 # refuses a Certificate living less than an hour or renewed less than 5 minutes before its end.
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
-_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 MINIMUM_CERTIFICATE_DURATION = 3600
 MINIMUM_RENEW_BEFORE = 300
 
 
 def go_duration_seconds(value):
-    """Seconds of a Go duration (``2160h``, ``1h30m``, ``90s``); ValueError for anything Go refuses."""
-    text = str(value).strip()
-    if text in ("0", "+0", "-0"):
-        return 0.0
-    parts = _GO_DURATION_PART.findall(text)
-    if not text or "".join(number + unit for number, unit in parts) != text:
-        raise ValueError("%r is not a Go duration (units h, m, s, ms; days are written in hours, 90 days = 2160h)"
-                         % (value,))
-    return sum(float(number) * _GO_UNIT_SECONDS[unit] for number, unit in parts)
+    """Seconds of a Go duration (``2160h``, ``1h30m``, ``90s``); ValueError for anything Go refuses.
+
+    The grammar lives in :func:`input_rules.go_duration_seconds`; this name stays for callers."""
+    return input_rules.go_duration_seconds(value)
 
 
 def certificate_lifetime_problems(certificates, duration=None, renew_before=None, variable="certificates"):
