@@ -213,6 +213,10 @@ def records_from_kube(cluster, secrets, certificates, configmaps):
             found = records_from_pem(raw, source, name, where, cluster, namespace, key, **extra)
             for index, item in enumerate(found):
                 leaf_slot = keys is TLS_KEYS and position == 0 and index == 0
+                if not leaf_slot:
+                    # The Certificate's spec and status describe its leaf alone: the chain
+                    # behind it (tls.crt#1...) has its own lifetime, never status.notAfter.
+                    item.pop("certificate", None)
                 if item["cert"] is not None and not leaf_slot and pki.is_ca(item["cert"]):
                     fingerprint = pki.fingerprint_sha256(item["cert"])
                     if fingerprint in seen_cas:

@@ -44,6 +44,53 @@ def _explicit_host(params):
 CLUSTER_AUTH_KEYS = ("kubeconfig", "context", "host", "api_key", "validate_certs")
 
 
+def _secret_values(params):
+    """Values of the options that are secrets whatever their form (tokens, passwords)."""
+    found = set()
+    for options in [params] + [entry for entry in params.get("clusters") or [] if isinstance(entry, dict)]:
+        for key in ("api_key", "password"):
+            if isinstance(options.get(key), str) and options[key]:
+                found.add(options[key])
+    return found
+
+
+def reveal_kubeconfig_paths(module):
+    """Show kubeconfig *paths* in messages again; an inline kubeconfig (a dict) stays masked.
+
+    kubernetes.core's AUTH_ARG_SPEC marks ``kubeconfig`` no_log because it may be an inline
+    kubeconfig with tokens, and Ansible masks every value of a no_log option wherever it
+    appears: every connection error read ``kubeconfig=********``. A path is not a secret (unless
+    it is also the value of a secret option). Call right after AnsibleModule() is built."""
+    params = module.params
+    paths = [params.get("kubeconfig")]
+    for key in ("clusters", "secret", "secrets"):
+        entries = params.get(key)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict):
+                paths.append(entry.get("kubeconfig"))
+    secrets = _secret_values(params)
+    for path in paths:
+        if isinstance(path, str) and path and "\n" not in path and path not in secrets:
+            module.no_log_values.discard(path)
+
+
+def describe_connection(auth):
+    """How a cluster is reached, for messages: the kubeconfig path and context the user set
+    (an inline kubeconfig is named as such, never shown), or the API host."""
+    auth = auth or {}
+    parts = []
+    kubeconfig = auth.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        parts.append("inline kubeconfig")
+    elif kubeconfig:
+        parts.append("kubeconfig %s" % kubeconfig)
+    if auth.get("context"):
+        parts.append("context %s" % auth["context"])
+    if auth.get("host"):
+        parts.append("host %s" % auth["host"])
+    return ", ".join(parts) or "the default kubeconfig (K8S_AUTH_KUBECONFIG, KUBECONFIG or ~/.kube/config)"
+
+
 def cluster_auth(params, cluster):
     """Connection options for one entry of a module's ``clusters`` list: the task-level
     kubernetes.core options, overridden by whatever the entry sets itself."""
@@ -72,7 +119,7 @@ def api_client(auth, module=None):
     try:
         client = get_api_client(**params)
     except Exception as exc:  # CoreException, ConfigException, urllib3 errors...
-        raise KubeError("cannot connect: %s" % (exc,))
+        raise KubeError("cannot connect with %s: %s" % (describe_connection(params), exc))
     finally:
         if saved is not None:
             kubernetes.client.Configuration.set_default(saved)

@@ -373,9 +373,9 @@ def check_root_configmaps(cluster, snap, expected):
             message = "%s is missing" % obj
             cause = "istio-csr has not published the root here yet (is istio-csr running and watching this namespace?)"
         else:
-            message = "%s: %s%s" % (obj, "missing root(s) %s" % ", ".join(fp[:16] for fp in item["missing"]) if item["missing"] else "",
+            message = "%s: %s%s" % (obj, "missing root(s) %s" % ", ".join(item["missing"]) if item["missing"] else "",
                                     "%sunexpected certificate(s) %s" % ("; " if item["missing"] else "",
-                                                                        ", ".join(fp[:16] for fp in item["unexpected"]))
+                                                                        ", ".join(item["unexpected"]))
                                     if item["unexpected"] else "")
             cause = ("proxies in namespace %s trust another root than the mesh root: the ConfigMap was edited by hand, "
                      "or istio-csr pins another root file (Secret %s)" % (namespace, "istio-root-ca"))
@@ -460,7 +460,7 @@ def mesh_checks(summaries, expected_roots):
                           details={"roots": expected}))
     else:
         out.append(result("mesh", "one_root", False, "", "cluster(s) %s publish other roots than the mesh root(s) %s" % (
-            ", ".join(differing), ", ".join(fp[:16] for fp in expected)),
+            ", ".join(differing), ", ".join(expected)),
             "a cluster has its own CA or a stale root: every cluster's intermediate must chain to the one mesh root",
             {"published": dict((s["cluster"], s["published_roots"]) for s in summaries), "expected": expected}))
     return out

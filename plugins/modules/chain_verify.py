@@ -433,6 +433,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[("chain", "secret")],
     )
+    kube.reveal_kubeconfig_paths(module)
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     try:

@@ -180,6 +180,7 @@ def main():
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    kube.reveal_kubeconfig_paths(module)
     if not AUTH_ARG_SPEC:
         module.fail_json(msg=missing_required_lib("the kubernetes.core collection"))
     params = module.params
@@ -204,9 +205,10 @@ def main():
     except kube.KubeError as exc:
         problems = [preflight.problem(
             "unreachable",
-            "cannot read the Kubernetes API of cluster %s (%s): %s. Check the kubeconfig, context "
+            "cannot read the Kubernetes API of cluster %s%s: %s. Check the kubeconfig, context "
             "and credentials (and that they may read Deployments, Secrets, ConfigMaps and issuers)"
-            % (cluster, _where(params), exc), "API server")]
+            % (cluster, "" if str(exc).startswith("cannot connect with") else " (%s)" % _where(params), exc),
+            "API server")]
         module.fail_json(msg=problems[0]["message"], problems=problems, state={})
 
     problems = preflight.run_all(

@@ -316,6 +316,7 @@ def run_once(module, store, expected, renewed):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    kube.reveal_kubeconfig_paths(module)
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     try:

@@ -303,6 +303,7 @@ def collect(module):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_one_of=[("clusters", "paths")])
+    kube.reveal_kubeconfig_paths(module)
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params

@@ -24,7 +24,14 @@ description:
     trust at this point (C(trust), as in O(action=plan)'s settings), for verify.yml.
   - O(action=drain) returns how many seconds remain before the old chain may be dropped.
   - O(action=promote) moves the new CA folders into place, keeping the old ones, resumably.
-  - In check mode nothing is written and O(action=plan) shows the plan.
+  - O(action=plan) with O(abort=true) plans the abort of a rotation that has not begun its
+    C(switch) phase - the one step C(abort) pins the old root alone again - and refuses, saying
+    to roll forward, once a switch has begun. O(action=begin) and O(action=complete) with
+    O(phase=abort) record it; the marker then holds C(aborted_at).
+  - O(action=set_aside) moves the new CA folders of an aborted rotation out of the way.
+  - A marker that cannot be read, or misses a field or holds one of the wrong type, fails with a
+    message naming the file and the field.
+  - In check mode nothing is written, nothing reports a change and O(action=plan) shows the plan.
 author:
   - certmesh developers (@certmesh)
 attributes:
@@ -42,7 +49,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [plan, status, begin, complete, fail, drain, promote]
+    choices: [plan, status, begin, complete, fail, drain, promote, set_aside]
     default: plan
   kind:
     description: Rotation kind (O(action=plan)).
@@ -54,8 +61,14 @@ options:
     type: list
     elements: str
     default: []
+  abort:
+    description:
+      - Plan the abort of the rotation in progress instead of its next phases (O(action=plan)).
+      - Refused once the rotation's C(switch) phase has begun.
+    type: bool
+    default: false
   phase:
-    description: The phase to record (O(action=begin), O(action=complete), O(action=fail)).
+    description: The phase to record (O(action=begin), O(action=complete), O(action=fail)); V(abort) for an abort.
     type: str
   reason:
     description: Why the phase failed (O(action=fail)).
@@ -95,6 +108,20 @@ options:
         description: Where the old folder is kept.
         type: path
         required: true
+  folders:
+    description: Folders to set aside (O(action=set_aside)); a folder that does not exist is skipped.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Folder to move away.
+        type: path
+        required: true
+      dest:
+        description: Where it is kept.
+        type: path
+        required: true
 """
 
 EXAMPLES = r"""
@@ -103,6 +130,14 @@ EXAMPLES = r"""
     path: out/prod/rotation-state.json
     kind: root
     clusters: "{{ ansible_play_hosts_all }}"
+  register: rotation
+  run_once: true
+
+- name: Plan the abort of the rotation in progress
+  certmesh.istio.rotation_state:
+    path: out/prod/rotation-state.json
+    clusters: "{{ ansible_play_hosts_all }}"
+    abort: true
   register: rotation
   run_once: true
 
@@ -122,7 +157,8 @@ state:
 plan:
   description: >-
     With O(action=plan) - kind, id, phases, completed, run (the phases this run executes),
-    resume_at, in_progress, new, finished, descriptions, and settings (per phase - signing_root,
+    resume_at, in_progress, new, finished, aborted, descriptions, and settings (per phase and
+    for V(abort) - signing_root,
     ca_dir, extra_trusted_roots, expected_roots, chain_roots as V(current) or V(next)).
   returned: when O(action=plan)
   type: dict
@@ -138,7 +174,7 @@ remaining_seconds:
   type: int
 actions:
   description: The folder moves done (or planned in check mode).
-  returned: when O(action=promote)
+  returned: when O(action=promote) or O(action=set_aside)
   type: list
   elements: str
 """
@@ -153,10 +189,13 @@ from ansible_collections.certmesh.istio.plugins.module_utils import rotation
 
 def _plan(module, state):
     params = module.params
-    state, summary = rotation.plan(state, params["kind"], params["clusters"], params["stop_after"], params["new"])
-    summary["settings"] = dict((phase, rotation.phase_settings(state["kind"], phase)) for phase in state["phases"])
-    changed = summary["new"] or not os.path.exists(params["path"])
-    if changed and not module.check_mode:
+    state, summary = rotation.plan(state, params["kind"], params["clusters"], params["stop_after"], params["new"],
+                                   abort=params["abort"])
+    summary["settings"] = dict((phase, rotation.phase_settings(state["kind"], phase))
+                               for phase in list(state["phases"]) + [rotation.ABORT])
+    # Showing a plan in check mode changes nothing (the phases would, and they do not run).
+    changed = (summary["new"] or not os.path.exists(params["path"])) and not module.check_mode
+    if changed:
         rotation.save(params["path"], state)
     return dict(changed=changed, state=state, plan=summary)
 
@@ -165,9 +204,11 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            action=dict(type="str", default="plan", choices=["plan", "status", "begin", "complete", "fail", "drain", "promote"]),
+            action=dict(type="str", default="plan",
+                        choices=["plan", "status", "begin", "complete", "fail", "drain", "promote", "set_aside"]),
             kind=dict(type="str", default="root", choices=list(rotation.KINDS)),
             clusters=dict(type="list", elements="str", default=[]),
+            abort=dict(type="bool", default=False),
             phase=dict(type="str"),
             reason=dict(type="str"),
             facts=dict(type="dict", default={}),
@@ -178,6 +219,10 @@ def main():
                 current=dict(type="path", required=True),
                 next=dict(type="path", required=True),
                 retired=dict(type="path", required=True),
+            )),
+            folders=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                dest=dict(type="path", required=True),
             )),
         ),
         required_if=[("action", "begin", ["phase"]), ("action", "complete", ["phase"]), ("action", "fail", ["phase"])],
@@ -200,6 +245,9 @@ def main():
             module.exit_json(changed=False, state=state, remaining_seconds=rotation.drain_remaining(state, period))
         if params["action"] == "promote":
             actions = rotation.promote(params["moves"], dry_run=module.check_mode)
+            module.exit_json(changed=bool(actions), state=state, actions=actions)
+        if params["action"] == "set_aside":
+            actions = rotation.set_aside(params["folders"], dry_run=module.check_mode)
             module.exit_json(changed=bool(actions), state=state, actions=actions)
         before = len(state["history"]), list(state["completed"])
         if params["action"] == "begin":

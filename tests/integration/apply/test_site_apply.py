@@ -1,5 +1,8 @@
 """playbooks/site.yml in apply mode against the Kubernetes API emulator and the helm stand-in."""
 
+import json
+import re
+
 import pytest
 import yaml
 
@@ -93,7 +96,8 @@ def test_a_wrong_context_is_reported_for_the_cluster(kube_emulator_factory, appl
     assert "cluster west" in result.stdout and "no-such-context" in result.stdout
 
 
-def test_forbidden_issuer_names_the_cluster_and_the_object(kube_emulator_factory, apply_run):
+def test_forbidden_issuer_names_the_cluster_and_the_object_once_and_the_task_that_failed(
+        kube_emulator_factory, apply_run, tmp_path):
     cluster = kube_emulator_factory("locked", crds=False)
     for verb in ("create", "patch", "update"):
         cluster.emulator.deny(verb=verb, resource="clusterissuers")
@@ -102,6 +106,27 @@ def test_forbidden_issuer_names_the_cluster_and_the_object(kube_emulator_factory
     assert "cluster locked" in result.stdout and "ClusterIssuer istio-ca" in result.stdout, _failure(result)
     assert "forbidden" in result.stdout
     assert "Hand istio-csr to the sink" not in result.stdout
+    # One task reports the API's refusal (not the apply task, then each rescue level again).
+    text = " ".join(result.stdout.split())
+    tasks = [section for section in result.stdout.split("TASK [") if "cannot create resource" in section]
+    assert [section.split("]")[0] for section in tasks] == [
+        "certmesh.istio.manifest_sink : Name the cluster and object that could not be applied"], _failure(result)
+    assert "kubeconfig %s, context %s" % (cluster.kubeconfig, cluster.context) in text, _failure(result)
+    assert 'Rollout stopped at cluster locked: task "Apply objects of mesh_ca to locked" failed' in text
+    report = json.loads((tmp_path / "out" / "test" / "reports" / "rollout.json").read_text())
+    assert report["failed_task"] == "Apply objects of mesh_ca to locked", report
+    assert "ClusterIssuer istio-ca" in report["failed_message"]
+
+
+def test_a_missing_kubeconfig_names_the_host_and_the_path_as_set(kube_emulator_factory, apply_run, tmp_path):
+    """A path is not a secret: kubernetes.core's no_log on the kubeconfig option printed it as ********."""
+    cluster = kube_emulator_factory("lost", crds=False)
+    cluster.kubeconfig = str(tmp_path / "no-such-kubeconfig.yaml")
+    result = apply_run([cluster])
+    text = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert not re.search(r"(?<!\*)\*{8}(?!\*)", result.stdout + result.stderr), _failure(result)
+    assert "kubeconfig %s" % cluster.kubeconfig in text and "cluster lost" in text, _failure(result)
 
 
 def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_run):

@@ -12,6 +12,7 @@ never builds the clusters for a fraction of a scenario.
 import base64
 import hashlib
 import json
+import re
 
 import pytest
 from cryptography import x509
@@ -22,6 +23,7 @@ from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust
 from tests.emulators.cert_manager_ca import SPEC_HASH_ANNOTATION
 from tests.integration.multicluster.conftest import failure, text
 from tests.support import pki_factory
+from tests.support.playbook import recap
 
 # One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("three_cluster_mesh")]
@@ -191,6 +193,11 @@ def state(mesh):
     return json.loads((mesh.out / "test" / "rotation-state.json").read_text())
 
 
+def state_id_before_abort(marker):
+    """The id of the rotation aborted before this one (kept in the marker's history)."""
+    return [event["id"] for event in marker["history"] if event.get("event") == "previous rotation"][-1]
+
+
 def file_fingerprint(path):
     return mesh_trust.fingerprints(path.read_text())[0]
 
@@ -208,8 +215,10 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     # --check shows the whole plan and changes nothing, neither on the control node nor in a cluster.
     check = mesh.run("playbooks/rotate.yml", "--check", extra_vars=FAST)
     assert check.returncode == 0, failure(check)
+    assert all(host["changed"] == 0 for host in recap(check.stdout).values()), failure(check)
     for phase in ("prepare", "publish", "switch", "drain", "retire", "promote"):
-        assert "[RUNS NOW] %s" % phase in text(check), failure(check)
+        # One line per phase, not one wrapped line.
+        assert re.search(r"^ +\[RUNS NOW\] %s - " % phase, check.stdout, re.M), failure(check)
     assert not (mesh.out / "test" / "rotation-state.json").exists()
     assert not (mesh.out / "test" / "mesh-root-next").exists()
     assert mesh["east"].emulator.get("v1", "Secret", "istio-root-ca", "cert-manager")["metadata"]["resourceVersion"] == pinned
@@ -227,13 +236,38 @@ def test_root_rotation_keeps_every_certificate_trusted_and_resumes_where_it_fail
     assert during.returncode == 0, failure(during)
     assert mesh.read_json("reports/mesh/mesh-trust.json")["roots"] == [old_root, new_root]
 
-    # switch, failing on purpose once its cluster changes are made: the marker keeps it incomplete.
+    # Abort after publish: every cluster trusts exactly the old root again, verify passes, and
+    # the new CA files are set aside. A second abort has nothing left to do.
+    aborted = mesh.run("playbooks/rotate.yml", "-e", "rotation_abort=true", extra_vars=FAST)
+    assert aborted.returncode == 0, failure(aborted)
+    marker = state(mesh)
+    assert marker["aborted_at"] and marker["facts"]["aborted_after"] == "publish", marker
+    assert published_roots(mesh) == {(old_root,)}
+    assert_trusted_everywhere(mesh, "abort", before, after)
+    assert not (mesh.out / "test" / "mesh-root-next").exists()
+    assert file_fingerprint(mesh.out / "test" / ("mesh-root-next-aborted-%s" % marker["id"]) / "root-ca.crt") == new_root
+    assert not any((mesh.out / "test" / c.name / "pki-next").exists() for c in mesh.clusters)
+    after_abort = mesh.run("playbooks/verify.yml")
+    assert after_abort.returncode == 0, failure(after_abort)
+    assert mesh.read_json("reports/mesh/mesh-trust.json")["roots"] == [old_root]
+    again = mesh.run("playbooks/rotate.yml", "-e", "rotation_abort=true", extra_vars=FAST)
+    assert again.returncode == 0 and "Nothing left to do: the rotation was aborted" in text(again), failure(again)
+    assert all(host["changed"] == 0 for host in recap(again.stdout).values()), failure(again)
+
+    # A new rotation (rotation_abort=false is false): prepare and publish again, then the switch
+    # fails on purpose once its cluster changes are made: the marker keeps it incomplete.
     before = after
-    broken = mesh.run("playbooks/rotate.yml", extra_vars=dict(FAST, rotation_fail_in_phase="switch"))
+    broken = mesh.run("playbooks/rotate.yml", "-e", "rotation_abort=false",
+                      extra_vars=dict(FAST, rotation_fail_in_phase="switch", rotation_new=True))
     assert broken.returncode != 0
     assert "resumes at phase switch" in text(broken), failure(broken)
     marker = state(mesh)
     assert marker["completed"] == ["prepare", "publish"] and marker["current"] == "switch"
+    new_root = file_fingerprint(mesh.out / "test" / "mesh-root-next" / "root-ca.crt")
+    assert new_root != file_fingerprint(mesh.out / "test" / ("mesh-root-next-aborted-%s" % state_id_before_abort(marker))
+                                        / "root-ca.crt")
+    aborting_now = mesh.run("playbooks/rotate.yml", "-e", "rotation_abort=true", "--check", extra_vars=FAST)
+    assert aborting_now.returncode != 0 and "Roll forward" in text(aborting_now), failure(aborting_now)
     assert marker["history"][-1]["phase"] == "switch" and marker["history"][-1]["event"] == "failed"
     after = workloads.issue()
     assert_trusted_everywhere(mesh, "switch (interrupted)", before, after)

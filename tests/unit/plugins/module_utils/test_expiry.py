@@ -176,6 +176,20 @@ def test_a_certificate_whose_status_disagrees_with_its_secret_is_flagged(mesh):
     assert entry["status"] == "renew_soon" and "differs from the Secret" in entry["reason"]
 
 
+def test_the_chain_behind_a_managed_leaf_is_not_compared_with_the_leafs_status(mesh):
+    """status.notAfter is the leaf's: the intermediate (tls.crt#1) and ca.crt keep their own verdict."""
+    secret = tls_secret("istio-ingress", "shop-tls", bundle(mesh.gateway, mesh.intermediate), mesh.root.pem)
+    resource = certificate("istio-ingress", "shop", "shop-tls", duration="2160h", renewBefore="720h",
+                           status={"notAfter": pki.iso(mesh.gateway.cert.not_valid_after_utc),
+                                   "renewalTime": pki.iso(now() + days(30))})
+    at = mesh.gateway.cert.not_valid_before_utc + days(1)
+    entries = expiry.rotation_result(expiry.records_from_kube("east", [secret], [resource], []), at)["certificates"]
+    by_key = dict((e["key"], e) for e in entries)
+    assert by_key["tls.crt#0"]["status"] == "ok", by_key["tls.crt#0"]
+    assert by_key["tls.crt#1"]["status"] == "ok" and "replaced by hand" not in by_key["tls.crt#1"]["reason"]
+    assert by_key["ca.crt"]["status"] == "ok" and "status.notAfter" not in by_key["ca.crt"]["reason"]
+
+
 def test_an_overdue_renewal_time_is_flagged(mesh):
     secret = tls_secret("istio-ingress", "shop-tls", mesh.gateway.pem)
     resource = certificate("istio-ingress", "shop", "shop-tls",

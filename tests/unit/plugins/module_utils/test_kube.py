@@ -138,3 +138,25 @@ def test_a_bad_kubeconfig_is_a_kube_error_naming_the_problem(tmp_path):
     with pytest.raises(kube.KubeError) as caught:
         kube.api_client({"kubeconfig": str(config)})
     assert "cannot connect" in str(caught.value)
+
+
+def test_a_connection_is_described_by_the_path_and_context_the_user_set():
+    assert kube.describe_connection({"kubeconfig": "/home/u/.kube/east", "context": "east"}) == (
+        "kubeconfig /home/u/.kube/east, context east")
+    assert kube.describe_connection({"kubeconfig": {"users": [{"user": {"token": "t0ken"}}]}}) == "inline kubeconfig"
+    assert kube.describe_connection({"host": "https://10.0.0.1:6443", "api_key": "t0ken"}) == "host https://10.0.0.1:6443"
+    assert "default kubeconfig" in kube.describe_connection({})
+
+
+class _Module:
+    def __init__(self, params, secrets):
+        self.params = params
+        self.no_log_values = set(secrets)
+
+
+def test_kubeconfig_paths_are_revealed_but_secrets_stay_masked():
+    module = _Module({"kubeconfig": "/k/east", "api_key": "/k/west",
+                      "clusters": [{"name": "west", "kubeconfig": "/k/west"}, {"name": "x", "kubeconfig": {"a": "b"}}]},
+                     {"/k/east", "/k/west", "b"})
+    kube.reveal_kubeconfig_paths(module)
+    assert module.no_log_values == {"/k/west", "b"}

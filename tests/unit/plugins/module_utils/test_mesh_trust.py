@@ -1,6 +1,7 @@
 """Mesh trust checks over plain Kubernetes objects (plugins/module_utils/mesh_trust.py)."""
 
 import base64
+import re
 
 import pytest
 
@@ -316,3 +317,23 @@ def test_a_refused_renewal_names_the_certificate(mesh):
     item = mesh_trust.renewal_candidates(_checks(mesh, _snapshot(mesh), roots=[new_root]))[0]
     with pytest.raises(mesh_trust.kube.KubeError, match="Certificate istio-system/app: cannot trigger its renewal"):
         mesh_trust.trigger_renewal(_FakeClient(fail=True), item, "2026-11-25T06:00:00Z")
+
+
+def _fingerprints_in(message):
+    """Every colon-separated hex run in a message (a fingerprint or a piece of one)."""
+    return re.findall(r"\b[0-9A-F]{1,2}(?::[0-9A-F]{1,2})+\b", message)
+
+
+def test_root_messages_print_whole_fingerprints(mesh):
+    """A fingerprint cut mid-byte (48:F7:F0:E7:98:E) cannot be compared with openssl's output."""
+    stranger = make_root("stranger")
+    snap = _snapshot(mesh)
+    snap["root_configmaps"][0]["data"]["root-cert.pem"] = stranger.pem
+    configmap = [r for r in _checks(mesh, snap) if not r["ok"]][0]
+    east = mesh_trust.cluster_summary("east", _snapshot(mesh), "cluster.local")
+    west = mesh_trust.cluster_summary("west", _snapshot(mesh, roots_pem=stranger.pem), "cluster.local")
+    one_root = mesh_trust.mesh_checks([east, west], mesh_trust.fingerprints(mesh.root.pem))[1]
+    expected = set(mesh_trust.fingerprints(mesh.root.pem) + mesh_trust.fingerprints(stranger.pem))
+    for message in (configmap["message"], one_root["message"]):
+        printed = _fingerprints_in(message)
+        assert printed and set(printed) <= expected, message

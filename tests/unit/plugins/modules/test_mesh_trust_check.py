@@ -31,3 +31,29 @@ def test_an_unreachable_cluster_is_one_failed_result_naming_it(capsys, tmp_path)
                         roots=str(root), fail=False)
     assert not result["summary"]["ok"]
     assert result["failures"][0].startswith("cluster gone: cannot read cluster gone")
+
+
+def test_a_missing_kubeconfig_is_named_by_its_path_not_masked(capsys, tmp_path):
+    """A kubeconfig path is not a secret: kubernetes.core's no_log on the option masked it as ********."""
+    from tests.support.pki_factory import make_root
+
+    root = tmp_path / "root.pem"
+    root.write_text(make_root().pem)
+    path = str(tmp_path / "no-such-kubeconfig.yaml")
+    result = run_module(capsys, clusters=[{"name": "east", "kubeconfig": path, "context": "east"}], roots=str(root),
+                        fail=False)
+    assert "********" not in json.dumps(result)
+    assert "cannot connect with kubeconfig %s, context east" % path in result["failures"][0], result["failures"]
+
+
+def test_an_inline_kubeconfig_stays_masked(capsys, tmp_path):
+    from tests.support.pki_factory import make_root
+
+    root = tmp_path / "root.pem"
+    root.write_text(make_root().pem)
+    inline = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+              "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+              "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+              "users": [{"name": "u", "user": {"token": "very-secret-token-value"}}]}
+    result = run_module(capsys, clusters=[{"name": "east", "kubeconfig": inline}], roots=str(root), fail=False)
+    assert "very-secret-token-value" not in json.dumps(result)
