@@ -25,9 +25,8 @@ TARGETS = {target.name: target for target in fuzzing.targets()}
 # Targets whose parser is being fixed on another branch (issue 9): skipped, with the reason,
 # until that branch is merged.
 PENDING_ELSEWHERE = {
-    "rotation.load (state marker)": "a marker with missing or retyped fields raises KeyError/TypeError (branch day2edges)",
-    "pki.parse_duration": "huge numbers raise OverflowError, negative timedeltas pass (branch gate: input_rules)",
-    "vault_pki.duration_seconds": "negative integers pass, huge ones raise OverflowError (branch gate: input_rules)",
+    "vault_pki.duration_seconds": "negative integers pass and a 400-digit number raises OverflowError "
+                                  "(module_utils/vault_pki.py: not moved to input_rules yet)",
 }
 
 
