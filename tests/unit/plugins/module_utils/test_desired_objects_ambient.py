@@ -1,0 +1,140 @@
+"""Ambient mode's Helm values and objects: built as data, and only keys the upstream charts know."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+
+import jsonschema
+import pytest
+import yaml
+
+from ansible_collections.certmesh.istio.plugins.module_utils import desired_objects as builders
+from tests.support.object_shape import carries, key_paths
+from tests.support.upstream import helm_values_schema, upstream_dir
+
+CA_ADDRESS = "cert-manager-istio-csr.cert-manager.svc:443"
+ZTUNNEL_INPUTS = dict(ca_address=CA_ADDRESS, cluster_name="cluster1", network="network1", revision="",
+                      istio_namespace="istio-system")
+ISTIOD_INPUTS = dict(ca_address=CA_ADDRESS, mesh_id="mesh1", cluster_name="cluster1", network="network1",
+                     revision="", trust_domain="cluster.local")
+PAYLOAD = "\nextra: injected\n- listed: item"
+
+# Keys whose value is an API of its own, not a chart value: istiod's meshConfig is Istio's
+# MeshConfig (values.yaml holds one example key of it). istiod's ``pilot`` section is the same
+# values one level down: Istio's own profiles (helm-profiles/profile-ambient.yaml) set pilot.env,
+# and the chart flattens it; the keys below it are checked against the chart's root.
+FREE_FORM = {"istiod": ("meshConfig",)}
+ALIASES_OF_ROOT = {"istiod": ("pilot",)}
+CHART_FOLDERS = {"base": "base", "istiod": "istio-control/istio-discovery", "cni": "istio-cni",
+                 "ztunnel": "ztunnel"}
+
+
+@functools.lru_cache(maxsize=None)
+def chart_defaults(chart):
+    """The keys a chart's values.yaml declares; Istio keeps them under _internal_defaults_do_not_set."""
+    with (upstream_dir() / "istio-1.30.3" / "charts" / CHART_FOLDERS[chart] / "values.yaml").open() as stream:
+        values = yaml.safe_load(stream)
+    return values.get("_internal_defaults_do_not_set", values)
+
+
+def unknown_keys(chart, values, known=None, path=()):
+    """Dotted paths of ``values`` that the chart's values.yaml does not declare.
+
+    An empty map in values.yaml (``env: {}``, ``podLabels: {}``) takes any key, as the chart's
+    templates range over it."""
+    root = chart_defaults(chart)
+    known = root if known is None else known
+    found = []
+    for key, value in values.items():
+        where = path + (key,)
+        if not path and key in FREE_FORM.get(chart, ()):
+            continue
+        if not path and key in ALIASES_OF_ROOT.get(chart, ()):
+            found.extend(unknown_keys(chart, value, root, where))
+            continue
+        if key not in known:
+            found.append(".".join(where))
+        elif isinstance(value, dict) and isinstance(known[key], dict) and known[key]:
+            found.extend(unknown_keys(chart, value, known[key], where))
+    return found
+
+
+def _merged(base, override):
+    """``ansible.builtin.combine(..., recursive=true)``, as the istio role merges the two."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def test_the_key_walk_names_a_key_the_chart_does_not_declare():
+    assert unknown_keys("ztunnel", {"caAddress": "x", "multiCluster": {"clusterName": "a", "clusterID": "b"},
+                                    "profile": "ambient"}) == ["multiCluster.clusterID", "profile"]
+    assert unknown_keys("istiod", {"pilot": {"envs": {}}, "env": {"ANY": "1"}}) == ["pilot.envs"]
+
+
+def test_ambient_istiod_values_use_only_keys_of_the_istiod_chart():
+    values = _merged(builders.istiod_values(**ISTIOD_INPUTS), builders.istiod_ambient_values())
+    assert values["pilot"]["env"] == {"ENABLE_CA_SERVER": "false", "PILOT_ENABLE_AMBIENT": "true"}
+    assert unknown_keys("istiod", values) == []
+
+
+@pytest.mark.parametrize("revision", ["", "canary"])
+def test_istio_cni_and_ztunnel_values_use_only_keys_of_their_charts(revision):
+    cni = builders.istio_cni_values(revision=revision)
+    ztunnel = builders.ztunnel_values(**dict(ZTUNNEL_INPUTS, revision=revision))
+    assert cni["ambient"] == {"enabled": True}
+    assert unknown_keys("cni", cni) == [] and unknown_keys("ztunnel", ztunnel) == []
+    assert ("revision" in ztunnel) is bool(revision) and ("revision" in cni) is bool(revision)
+
+
+def test_base_values_of_ambient_mode_use_only_keys_of_the_base_chart():
+    # The istio role gives base the same values in both modes.
+    assert unknown_keys("base", {"defaultRevision": "default"}) == []
+
+
+def test_ztunnel_asks_istio_csr_for_certificates_as_istiod_tells_sidecars_to():
+    ztunnel = builders.ztunnel_values(**ZTUNNEL_INPUTS)
+    istiod = builders.istiod_values(**ISTIOD_INPUTS)
+    assert ztunnel["caAddress"] == istiod["global"]["caAddress"] == CA_ADDRESS
+    assert ztunnel["multiCluster"]["clusterName"] == istiod["global"]["multiCluster"]["clusterName"]
+
+
+def test_istio_csr_trusts_the_ztunnel_service_account_as_a_node_account_in_the_charts_format():
+    values = builders.istio_csr_ambient_values(istio_namespace="mesh-system")
+    assert values == {"app": {"server": {"caTrustedNodeAccounts": "mesh-system/ztunnel"}}}
+    merged = {"app": {"server": dict(values["app"]["server"], clusterID="cluster1")}}
+    jsonschema.validate(merged, helm_values_schema("istio-csr"))
+
+
+def test_ambient_namespaces_are_labelled_for_the_ambient_data_plane_once_each():
+    objects = builders.ambient_namespace_objects(["apps", "payments", "apps"])
+    assert [o["metadata"]["name"] for o in objects] == ["apps", "payments"]
+    assert all(o["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient" for o in objects)
+    assert builders.ambient_namespace_objects([]) == []
+
+
+def _tainted(value):
+    if isinstance(value, list):
+        return [_tainted(item) for item in value]
+    return value + PAYLOAD if isinstance(value, str) and value else value
+
+
+@pytest.mark.parametrize("builder,inputs", [
+    (builders.ztunnel_values, ZTUNNEL_INPUTS),
+    (builders.istio_cni_values, {"revision": "canary"}),
+    (builders.istio_csr_ambient_values, {"istio_namespace": "istio-system"}),
+    (builders.ambient_namespace_objects, {"namespaces": ["apps"]}),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_a_payload_in_an_ambient_input_leaves_the_shape_unchanged(builder, inputs):
+    plain = builder(**inputs)
+    loaded = builder(**{key: _tainted(value) for key, value in inputs.items()})
+    assert key_paths(loaded) == key_paths(plain)
+    assert any(carries(document, PAYLOAD) for document in (loaded if isinstance(loaded, list) else [loaded]))
+
+
+def test_the_ambient_builders_are_reachable_from_the_filters():
+    assert {"istiod_ambient", "istio_cni", "ztunnel", "istio_csr_ambient"} <= set(builders.VALUES_BUILDERS)
+    assert "ambient_namespaces" in builders.OBJECT_BUILDERS
