@@ -4,15 +4,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
-
 import jsonschema
 import pytest
-import yaml
 
 from ansible_collections.certmesh.istio.plugins.module_utils import desired_objects as builders
 from tests.support.object_shape import carries, key_paths
-from tests.support.upstream import helm_values_schema, upstream_dir
+from tests.support.istio_charts import unknown_keys
+from tests.support.upstream import helm_values_schema
 
 CA_ADDRESS = "cert-manager-istio-csr.cert-manager.svc:443"
 ZTUNNEL_INPUTS = dict(ca_address=CA_ADDRESS, cluster_name="cluster1", network="network1", revision="",
@@ -20,46 +18,6 @@ ZTUNNEL_INPUTS = dict(ca_address=CA_ADDRESS, cluster_name="cluster1", network="n
 ISTIOD_INPUTS = dict(ca_address=CA_ADDRESS, mesh_id="mesh1", cluster_name="cluster1", network="network1",
                      revision="", trust_domain="cluster.local")
 PAYLOAD = "\nextra: injected\n- listed: item"
-
-# Keys whose value is an API of its own, not a chart value: istiod's meshConfig is Istio's
-# MeshConfig (values.yaml holds one example key of it). istiod's ``pilot`` section is the same
-# values one level down: Istio's own profiles (helm-profiles/profile-ambient.yaml) set pilot.env,
-# and the chart flattens it; the keys below it are checked against the chart's root.
-FREE_FORM = {"istiod": ("meshConfig",)}
-ALIASES_OF_ROOT = {"istiod": ("pilot",)}
-CHART_FOLDERS = {"base": "base", "istiod": "istio-control/istio-discovery", "cni": "istio-cni",
-                 "ztunnel": "ztunnel"}
-
-
-@functools.lru_cache(maxsize=None)
-def chart_defaults(chart):
-    """The keys a chart's values.yaml declares; Istio keeps them under _internal_defaults_do_not_set."""
-    with (upstream_dir() / "istio-1.30.3" / "charts" / CHART_FOLDERS[chart] / "values.yaml").open() as stream:
-        values = yaml.safe_load(stream)
-    return values.get("_internal_defaults_do_not_set", values)
-
-
-def unknown_keys(chart, values, known=None, path=()):
-    """Dotted paths of ``values`` that the chart's values.yaml does not declare.
-
-    An empty map in values.yaml (``env: {}``, ``podLabels: {}``) takes any key, as the chart's
-    templates range over it."""
-    root = chart_defaults(chart)
-    known = root if known is None else known
-    found = []
-    for key, value in values.items():
-        where = path + (key,)
-        if not path and key in FREE_FORM.get(chart, ()):
-            continue
-        if not path and key in ALIASES_OF_ROOT.get(chart, ()):
-            found.extend(unknown_keys(chart, value, root, where))
-            continue
-        if key not in known:
-            found.append(".".join(where))
-        elif isinstance(value, dict) and isinstance(known[key], dict) and known[key]:
-            found.extend(unknown_keys(chart, value, known[key], where))
-    return found
-
 
 def _merged(base, override):
     """``ansible.builtin.combine(..., recursive=true)``, as the istio role merges the two."""
