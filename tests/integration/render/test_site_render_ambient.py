@@ -25,7 +25,7 @@ def ambient_render(tmp_path_factory):
     """Run playbooks/site.yml twice in ambient mode into a fresh output folder."""
     tmp = tmp_path_factory.mktemp("ambient")
     extra = dict(AMBIENT_VARS, certmesh_output_dir=str(tmp / "out"))
-    runs = [run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp) for _ in range(2)]
+    runs = [run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp) for run in ("first", "second")]
     for run in runs:
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     return {"cluster": tmp / "out" / "local" / "cluster1", "first": runs[0], "second": runs[1]}

@@ -19,6 +19,7 @@ ISTIOD_INPUTS = dict(ca_address=CA_ADDRESS, mesh_id="mesh1", cluster_name="clust
                      revision="", trust_domain="cluster.local")
 PAYLOAD = "\nextra: injected\n- listed: item"
 
+
 def _merged(base, override):
     """``ansible.builtin.combine(..., recursive=true)``, as the istio role merges the two."""
     out = dict(base)
@@ -42,7 +43,9 @@ def test_ambient_istiod_values_use_only_keys_of_the_istiod_chart():
 @pytest.mark.parametrize("revision", ["", "canary"])
 def test_istio_cni_and_ztunnel_values_use_only_keys_of_their_charts(revision):
     cni = builders.istio_cni_values(revision=revision)
-    ztunnel = builders.ztunnel_values(**dict(ZTUNNEL_INPUTS, revision=revision))
+    inputs = dict(ZTUNNEL_INPUTS)
+    inputs["revision"] = revision
+    ztunnel = builders.ztunnel_values(**inputs)
     assert cni["ambient"] == {"enabled": True}
     assert unknown_keys("cni", cni) == [] and unknown_keys("ztunnel", ztunnel) == []
     assert ("revision" in ztunnel) is bool(revision) and ("revision" in cni) is bool(revision)
