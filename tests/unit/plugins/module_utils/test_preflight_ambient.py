@@ -1,4 +1,4 @@
-"""The input gate refuses ambient-mode inventories that cannot work, naming variable and host."""
+"""The input gate refuses ambient-mode inventories that cannot work, naming variable and host; teardown knows the ambient charts."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -75,3 +75,11 @@ def test_a_single_cluster_or_a_sidecar_mesh_needs_no_shared_root_check(tmp_path)
     sidecars = {"east": _values(tmp_path, "east", certmesh_istio_mode="sidecar"),
                 "west": _values(tmp_path, "west", certmesh_istio_mode="sidecar", certmesh_trust_domain="other.example")}
     assert preflight.ambient_mesh_problems(sidecars) == []
+
+
+def test_teardown_removes_ztunnel_and_istio_cni_before_istiod():
+    from ansible_collections.certmesh.istio.plugins.module_utils import teardown  # pylint: disable=import-outside-toplevel
+    infos = [{"status": {"name": name, "namespace": "istio-system", "chart": chart}} for name, chart in (
+        ("istiod", "istiod-1.30.3"), ("ztunnel", "ztunnel-1.30.3"), ("istio-cni", "cni-1.30.3"),
+        ("istio-base", "base-1.30.3"))]
+    assert [r["name"] for r in teardown.releases_to_remove(infos)] == ["ztunnel", "istio-cni", "istiod", "istio-base"]
