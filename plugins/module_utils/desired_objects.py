@@ -192,6 +192,63 @@ def istiod_values(ca_address, mesh_id, cluster_name, network, revision, trust_do
     return values
 
 
+# istio, ambient mode --------------------------------------------------------------------------
+
+# Istio's ztunnel chart names its DaemonSet and ServiceAccount "ztunnel" (unless resourceName is
+# set, which this collection never does); istio-cni's DaemonSet is "istio-cni-node".
+ZTUNNEL_NAME = "ztunnel"
+ISTIO_CNI_NAME = "istio-cni-node"
+AMBIENT_LABEL = {"istio.io/dataplane-mode": "ambient"}
+
+
+def istiod_ambient_values():
+    """What Istio's ambient profile adds to istiod's values (manifests/helm-profiles/profile-ambient.yaml).
+
+    The chart's ``profile`` value is not used: it picks files inside the chart that this
+    collection cannot validate; the same keys, spelled out, are checked against values.yaml.
+    """
+    return {
+        "pilot": {"env": {"PILOT_ENABLE_AMBIENT": "true"}},
+        "meshConfig": {"defaultConfig": {"proxyMetadata": {"ISTIO_META_ENABLE_HBONE": "true"}}},
+    }
+
+
+def istio_cni_values(revision):
+    """Helm values of the istio-cni chart: the node agent that redirects ambient pods to ztunnel."""
+    values = {"ambient": {"enabled": True}}
+    if revision:
+        values["revision"] = revision
+    return values
+
+
+def ztunnel_values(ca_address, cluster_name, network, revision, istio_namespace):
+    """Helm values of the ztunnel chart: ztunnel asks istio-csr for workload certificates, as sidecars do."""
+    values = {
+        "caAddress": ca_address,
+        "multiCluster": {"clusterName": cluster_name},
+        "network": network,
+        "istioNamespace": istio_namespace,
+    }
+    if revision:
+        values["revision"] = revision
+    return values
+
+
+def istio_csr_ambient_values(istio_namespace):
+    """istio-csr values for ambient: ztunnel requests certificates for the pods of its node with
+    its own token (node authentication), which istio-csr allows only for the accounts listed."""
+    return {"app": {"server": {"caTrustedNodeAccounts": "%s/%s" % (istio_namespace, ZTUNNEL_NAME)}}}
+
+
+def ambient_namespace_objects(namespaces):
+    """The namespaces whose pods join the ambient mesh: labelled istio.io/dataplane-mode=ambient."""
+    return [{
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": _labels(**AMBIENT_LABEL)},
+    } for namespace in _unique(namespaces)]
+
+
 # gateway_certs --------------------------------------------------------------------------------
 
 def _gateway_secret_name(host):
@@ -362,6 +419,7 @@ OBJECT_BUILDERS = {
     "istio_csr": istio_csr_objects,
     "mesh_ca": mesh_ca_objects,
     "mesh_ca_secret": mesh_ca_secret_objects,
+    "ambient_namespaces": ambient_namespace_objects,
     "mesh_policy": mesh_policy_objects,
     "vault_pki": vault_pki_objects,
 }
@@ -370,4 +428,8 @@ VALUES_BUILDERS = {
     "cert_manager": cert_manager_values,
     "istio_csr": istio_csr_values,
     "istiod": istiod_values,
+    "istiod_ambient": istiod_ambient_values,
+    "istio_cni": istio_cni_values,
+    "ztunnel": ztunnel_values,
+    "istio_csr_ambient": istio_csr_ambient_values,
 }

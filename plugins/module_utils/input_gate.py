@@ -64,6 +64,7 @@ EMPTY_ALLOWED = frozenset(["istio_revision"])
 # Lists whose every element keeps a rule.
 ELEMENT_RULES = {
     "istio_csr_istio_revisions": "dns1123_label",
+    "istio_ambient_namespaces": "dns1123_label",
     "mesh_policy_mtls_namespaces": "dns1123_label",
 }
 # Lists of dicts whose named fields keep a rule.
@@ -227,6 +228,7 @@ def check_host(host, values, specs, user_set=None):
         refused_names.add(name)
         found.extend("%s %s" % (_where(name, host), sentence) for sentence in sentences)
     found.extend(_lifetime_problems(host, values, refused_names))
+    found.extend(preflight.ambient_problems(host, values))
     if refused_names & set(("certmesh_environment", "certmesh_cluster_name", "certmesh_output_dir")):
         return found
     path_problems = sorted(check_paths(values), key=lambda item: item[0] not in user_set)
@@ -274,6 +276,7 @@ def check_unique(values_by_host):
             if len(hosts) > 1:
                 found.append("%s %r is given to several inventory hosts (%s): each cluster needs its own, or they "
                              "write the same CA files and identity" % (name, value, ", ".join(hosts)))
+    found.extend(preflight.ambient_mesh_problems(values_by_host))
     return found
 
 

@@ -9,7 +9,9 @@ desired settings, returning problems ``{code, message, object}``. Codes are stab
 ``ca_expires_too_soon``, ``istio_has_own_ca``.
 
 :func:`certificate_lifetime_problems` needs no cluster: it applies cert-manager's webhook rules
-for Certificate lifetimes to the desired values, so render and apply refuse them alike.
+for Certificate lifetimes to the desired values, so render and apply refuse them alike; nor do
+:func:`ambient_problems` and :func:`ambient_mesh_problems`, which the input gate calls to refuse
+ambient-mode inventories that cannot work (istio-cni off, clusters without one shared root).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -187,3 +189,60 @@ def certificate_lifetime_problems(certificates, duration=None, renew_before=None
             problems.append("%s: renew_before %s must be shorter than duration %s"
                             % (where, wanted["renew_before"], wanted["duration"]))
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Ambient mode: inputs that cannot work, judged from the inventory before anything is written
+
+AMBIENT = "ambient"
+# What every cluster of an ambient multi-cluster mesh must share: ztunnels of different clusters
+# accept each other's HBONE connections only when their certificates chain to one root under one
+# trust domain (Istio, "Install ambient multicluster": "a shared root of trust is required").
+AMBIENT_SHARED_ACROSS_CLUSTERS = ("certmesh_mesh_root_dir", "mesh_ca_byo_root_certificate",
+                                  "certmesh_trust_domain", "certmesh_mesh_id")
+
+
+def _is_false(value):
+    try:
+        return not input_rules.typed_boolean(value)
+    except input_rules.InputRuleError:
+        return False  # the input gate names a value that is no boolean on its own
+
+
+def ambient_problems(host, values):
+    """Sentences for one inventory host whose ambient settings cannot work (CNI conflicts)."""
+    if values.get("certmesh_istio_mode") != AMBIENT:
+        return []
+    found = []
+    if _is_false(values.get("istio_cni_enabled", True)):
+        found.append("istio_cni_enabled (inventory host %s) is false while certmesh_istio_mode is ambient: ztunnel "
+                     "only receives the traffic istio-cni redirects to it; set istio_cni_enabled: true, or "
+                     "certmesh_istio_mode: sidecar" % host)
+    cni_values = values.get("istio_cni_helm_values")
+    ambient = cni_values.get("ambient") if isinstance(cni_values, dict) else None
+    if isinstance(ambient, dict) and "enabled" in ambient and _is_false(ambient["enabled"]):
+        found.append("istio_cni_helm_values (inventory host %s) sets ambient.enabled false while certmesh_istio_mode "
+                     "is ambient: istio-cni would not redirect ambient pods to ztunnel; remove ambient.enabled from "
+                     "istio_cni_helm_values" % host)
+    return found
+
+
+def ambient_mesh_problems(values_by_host):
+    """Sentences for an inventory with several clusters, one of them ambient, that does not share
+    one root (and trust domain and mesh ID), which ambient multi-cluster requires."""
+    ambient_hosts = sorted(host for host, values in values_by_host.items()
+                           if values.get("certmesh_istio_mode") == AMBIENT)
+    if not ambient_hosts or len(values_by_host) < 2:
+        return []
+    found = []
+    for name in AMBIENT_SHARED_ACROSS_CLUSTERS:
+        by_value = {}
+        for host in sorted(values_by_host):
+            value = values_by_host[host].get(name)
+            by_value.setdefault(json.dumps(value, sort_keys=True, default=str), []).append(host)
+        if len(by_value) > 1:
+            found.append("%s differs between inventory hosts (%s) while certmesh_istio_mode is ambient on %s: ambient "
+                         "multi-cluster needs one shared root of trust; set %s once for the whole mesh (group_vars)"
+                         % (name, "; ".join("%s: %s" % (", ".join(hosts), value) for value, hosts in sorted(by_value.items())),
+                            ", ".join(ambient_hosts), name))
+    return found

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What playbooks/teardown.yml removes, in which order, and why a namespace does not go.
 
-site.yml installs cert-manager, then istio-csr, then Istio (base, istiod, gateways); teardown
-uninstalls the releases it finds in the reverse order, recognising them by chart (a release of
-another chart in the same namespace is not ours and stays). Pure functions over what
+site.yml installs cert-manager, then istio-csr, then Istio (base, istiod, in ambient mode cni and
+ztunnel, gateways); teardown uninstalls the releases it finds in the reverse order, recognising
+them by chart (a release of another chart in the same namespace is not ours and stays). Pure functions over what
 kubernetes.core's helm_info and k8s_info return.
 """
 
@@ -16,7 +16,7 @@ __metaclass__ = type
 import re
 
 #: The charts site.yml installs, in install order.
-INSTALL_ORDER = ("cert-manager", "cert-manager-istio-csr", "base", "istiod", "gateway")
+INSTALL_ORDER = ("cert-manager", "cert-manager-istio-csr", "base", "istiod", "cni", "ztunnel", "gateway")
 _CHART_VERSION = re.compile(r"-v?\d+(\.\d+)*([-+][0-9A-Za-z.-]*)?$")
 
 

@@ -73,6 +73,18 @@ options:
         description: Whether a mesh-wide STRICT PeerAuthentication is required on this cluster.
         type: bool
         default: true
+      istio_mode:
+        description:
+          - The cluster's Istio data plane. With C(ambient) the checks C(ztunnel_ready) (the ztunnel
+            DaemonSet ready on every node and asking istio-csr) and C(ambient_namespaces) run too.
+        type: str
+        choices: [sidecar, ambient]
+        default: sidecar
+      ambient_namespaces:
+        description: Namespaces that must carry the label C(istio.io/dataplane-mode=ambient) (ambient mode).
+        type: list
+        elements: str
+        default: []
   roots:
     description:
       - The trusted mesh root(s) - PEM text, a file path, or a list of either. Every
@@ -90,7 +102,7 @@ options:
     type: list
     elements: str
     choices: [issuer_ready, istio_csr_serving, istiod_external_ca, certificate_chains, gateway_credentials, root_configmaps,
-              strict_mtls,
+              strict_mtls, ztunnel_ready, ambient_namespaces,
               one_trust_domain, one_root]
   issuer:
     description: The mesh issuer (name, kind, group).
@@ -234,6 +246,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certmesh.istio.plugins.module_utils import chain
 from ansible_collections.certmesh.istio.plugins.module_utils import kube
 from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust
+from ansible_collections.certmesh.istio.plugins.module_utils import mesh_trust_ambient
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
@@ -252,10 +265,13 @@ def argument_spec():
             validate_certs=dict(type="bool"),
             trust_domain=dict(type="str"),
             strict_mtls=dict(type="bool", default=True),
+            istio_mode=dict(type="str", choices=["sidecar", "ambient"], default="sidecar"),
+            ambient_namespaces=dict(type="list", elements="str", default=[]),
         )),
         roots=dict(type="raw", required=True),
         chain_roots=dict(type="raw"),
-        checks=dict(type="list", elements="str", choices=list(mesh_trust.CHECKS + mesh_trust.MESH_CHECKS)),
+        checks=dict(type="list", elements="str",
+                    choices=list(mesh_trust.CHECKS + mesh_trust_ambient.CHECKS + mesh_trust.MESH_CHECKS)),
         issuer=dict(type="dict", default=dict(name="istio-ca", kind="ClusterIssuer", group="cert-manager.io")),
         cert_manager_namespace=dict(type="str", default="cert-manager"),
         istio_namespace=dict(type="str", default="istio-system"),
@@ -285,12 +301,18 @@ def run_once(module, store, expected, renewed):
         try:
             client = kube.api_client(kube.cluster_auth(params, cluster))
             snap = mesh_trust.snapshot(client, settings)
+            ambient = cluster.get("istio_mode") == mesh_trust_ambient.AMBIENT
+            if ambient:
+                snap["ambient"] = mesh_trust_ambient.snapshot(client, settings["istio_namespace"],
+                                                              cluster.get("ambient_namespaces"))
         except kube.KubeError as exc:
             results.append(mesh_trust.result(name, "cluster_reachable", False, "", "cannot read cluster %s: %s" % (name, exc),
                                              "the API server is unreachable, the context is wrong, or access is forbidden"))
             continue
         cluster_settings = dict(settings, strict_mtls=cluster.get("strict_mtls", True))
         checked = mesh_trust.cluster_checks(name, snap, store, expected, trust_domain, cluster_settings)
+        if ambient:
+            checked.extend(mesh_trust_ambient.ambient_checks(name, snap["ambient"], cluster_settings))
         if params["renew"] and not module.check_mode:
             for item in mesh_trust.renewal_candidates(checked):
                 key = "%s/%s" % (name, item["object"].split(" ", 1)[1])

@@ -20,13 +20,14 @@ Like Helm 3 it:
 
 * knows the charts ``cert-manager`` and ``cert-manager-istio-csr`` (repository
   https://charts.jetstack.io, versions v1.21.1 and v0.17.0) and ``base``, ``istiod``,
-  ``gateway`` (https://istio-release.storage.googleapis.com/charts, 1.30.3), by
+  ``cni``, ``ztunnel``, ``gateway`` (https://istio-release.storage.googleapis.com/charts, 1.30.3), by
   ``repo/chart``, ``--repo URL chart`` or ``oci://.../chart``; any other chart or version fails
   with Helm's "not found" error;
 * merges ``-f`` files and ``--set`` values over the chart's default ``values.yaml`` (from
   ``../shared/upstream``) and validates the result against the chart's ``values.schema.json``
   (JSON Schema draft 7), failing with "values don't meet the specifications of the schema(s)";
-  the Istio charts have no schema here and accept any values;
+  of the Istio charts only ``gateway`` has a schema (unknown keys refused); the others accept
+  any values, as Helm does for a chart without one;
 * stores each revision as a Secret ``sh.helm.release.v1.<release>.v<revision>`` of type
   ``helm.sh/release.v1`` in the release namespace, labelled ``owner=helm``, ``name``,
   ``status``, ``version``; ``data.release`` is base64 of gzip of a JSON release record
@@ -52,6 +53,9 @@ What a chart "renders" is a small, fixed set of objects - the ones later steps w
 * base: the upstream Istio CRDs; istiod: Deployment ``istiod`` (``istiod-<revision>``), its
   Service and ServiceAccount, ConfigMap ``istio`` whose ``mesh`` key is ``meshConfig`` from the
   values (YAML), env from ``pilot.env`` and ``CA_ADDRESS`` from ``global.caAddress``;
+  cni: DaemonSet ``istio-cni-node`` and ServiceAccount ``istio-cni``; ztunnel: DaemonSet and
+  ServiceAccount ``ztunnel``, env ``CA_ADDRESS`` from ``caAddress`` (default istiod),
+  ``CLUSTER_ID`` from ``multiCluster.clusterName``;
   gateway: Deployment, Service and ServiceAccount named after the release (or ``name``).
 
 No templates are rendered, no hooks run, ``--wait`` does not wait (objects are created ready),
@@ -85,7 +89,13 @@ CHARTS = {
                                "description": "istio-csr enables the use of cert-manager for issuing certificates in Istio service meshes"},
     "base": {"repo": ISTIO, "version": "1.30.3", "upstream": None, "description": "Helm chart for deploying Istio cluster resources and CRDs"},
     "istiod": {"repo": ISTIO, "version": "1.30.3", "upstream": None, "description": "Helm chart for istio control plane"},
-    "gateway": {"repo": ISTIO, "version": "1.30.3", "upstream": None, "description": "Helm chart for deploying Istio gateways"},
+    "cni": {"repo": ISTIO, "version": "1.30.3", "upstream": None,
+            "description": "Helm chart for istio-cni components"},
+    "ztunnel": {"repo": ISTIO, "version": "1.30.3", "upstream": None,
+                "description": "Helm chart for istio ztunnel components"},
+    # The one Istio chart with a values.schema.json: its values are validated like Helm does.
+    "gateway": {"repo": ISTIO, "version": "1.30.3", "upstream": "istio-1.30.3/charts/gateway",
+                "description": "Helm chart for deploying Istio gateways"},
 }
 VALUE_FLAGS = {
     "--version", "--repo", "--timeout", "-f", "--values", "--set", "--set-string", "--set-json", "--set-file",
@@ -253,11 +263,19 @@ def upstream_crds(which):
     return load(which)
 
 
+def _chart_file(info, name):
+    """A file of the chart's folder in ``../shared/upstream``: ``<project>/chart/`` for the
+    jetstack charts, the chart's own folder (``istio-1.30.3/charts/gateway``) for Istio's."""
+    folder = upstream_dir() / info["upstream"]
+    return (folder if (folder / name).is_file() else folder / "chart") / name
+
+
 def default_values(info):
-    """The chart's ``values.yaml`` from ``../shared/upstream`` (empty for the Istio charts)."""
+    """The chart's ``values.yaml`` from ``../shared/upstream`` (empty for the Istio charts
+    without a schema here)."""
     if not info["upstream"]:
         return {}
-    with open(upstream_dir() / info["upstream"] / "chart" / "values.yaml", encoding="utf-8") as stream:
+    with open(_chart_file(info, "values.yaml"), encoding="utf-8") as stream:
         return yaml.safe_load(stream) or {}
 
 
@@ -265,7 +283,7 @@ def schema_problems(info, values):
     """Helm-style lines for every way ``values`` break the chart's ``values.schema.json``."""
     if not info["upstream"]:
         return []
-    schema_file = upstream_dir() / info["upstream"] / "chart" / "values.schema.json"
+    schema_file = _chart_file(info, "values.schema.json")
     with open(schema_file, encoding="utf-8") as stream:
         schema = json.load(stream)
     import jsonschema  # pylint: disable=import-outside-toplevel
@@ -464,6 +482,19 @@ def _deployment(name, namespace, release, image, replicas=1, args=None, env=None
     }
 
 
+def _daemonset(name, namespace, release, image, env=None):
+    labels = {"app.kubernetes.io/name": name, "app": name}
+    container = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent"}
+    if env:
+        container["env"] = [{"name": k, "value": str(v)} for k, v in env.items()]
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(name, namespace, release, labels),
+        "spec": {"selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"serviceAccountName": name, "containers": [container]}}},
+    }
+
+
 def _service(name, namespace, release, ports, selector_name=None, labels=None):
     return {
         "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, release, labels),
@@ -585,6 +616,21 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
                         "metadata": _meta("istio-%s" % revision if revision else "istio", namespace, release),
                         "data": {"mesh": yaml.safe_dump(mesh, sort_keys=True),
                                  "meshNetworks": yaml.safe_dump({"networks": (global_values.get("meshNetworks") or {})})}})
+    elif chart == "cni":
+        ambient = values.get("ambient") or {}
+        objects.append(_service_account("istio-cni", namespace, release))
+        objects.append(_daemonset("istio-cni-node", namespace, release, "docker.io/istio/install-cni:%s" % version,
+                                  {"AMBIENT_ENABLED": str(bool(ambient.get("enabled"))).lower()}))
+    elif chart == "ztunnel":
+        revision = values.get("revision") or ""
+        istiod = "istiod-%s" % revision if revision else "istiod"
+        istio_ns = values.get("istioNamespace") or "istio-system"
+        # The chart's default CA is istiod; caAddress moves it (to istio-csr for this collection).
+        env = {"CA_ADDRESS": values.get("caAddress") or "%s.%s.svc:15012" % (istiod, istio_ns),
+               "XDS_ADDRESS": values.get("xdsAddress") or "%s.%s.svc:15012" % (istiod, istio_ns),
+               "CLUSTER_ID": (values.get("multiCluster") or {}).get("clusterName") or "Kubernetes"}
+        objects.append(_service_account("ztunnel", namespace, release))
+        objects.append(_daemonset("ztunnel", namespace, release, "docker.io/istio/ztunnel:%s" % version, env))
     elif chart == "gateway":
         name = values.get("name") or release
         objects.append(_service_account(name, namespace, release))

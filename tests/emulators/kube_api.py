@@ -11,7 +11,7 @@ What it does like the real server (kube-apiserver 1.3x):
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<group>/<version>``
   (``APIResourceList`` with verbs, ``namespaced``, ``kind``, ``shortNames`` and ``/status``
   subresources) for Namespace, Secret, ConfigMap, Service, ServiceAccount, Event, Pod,
-  Deployment, Validating/MutatingWebhookConfiguration, CustomResourceDefinition, Role,
+  Deployment, DaemonSet, Validating/MutatingWebhookConfiguration, CustomResourceDefinition, Role,
   RoleBinding, ClusterRole, ClusterRoleBinding and every CRD created at run time.
   ``/openapi/v2`` answers 404 (the python client and kubernetes.core do not ask for it).
 * Verbs: get, list (``labelSelector`` with ``=``/``==``/``!=``/``in``/``notin``/exists/``!``,
@@ -35,7 +35,7 @@ What it does like the real server (kube-apiserver 1.3x):
   Service), label keys/values and annotations are checked, label values must be strings (400
   like the real decoder), namespaced objects need an existing namespace (404), Secret ``data``
   must be base64 (``stringData`` is folded into ``data``), ``kubernetes.io/tls`` Secrets need
-  ``tls.crt`` and ``tls.key``, Secret ``type`` is immutable, Deployments need a selector that
+  ``tls.crt`` and ``tls.key``, Secret ``type`` is immutable, Deployments and DaemonSets need a selector that
   matches the template labels and containers with name and image, CRD names must be
   ``<plural>.<group>`` with exactly one storage version.
 * Custom resources are validated against the request version's ``openAPIV3Schema``
@@ -74,8 +74,9 @@ Known gaps (what the real server does and this one does not):
 * No watch (405), no conversion webhooks (objects of a multi-version CRD are stored once and
   served with the requested ``apiVersion``), no ownerReference garbage collection,
   no pagination (``limit``/``continue`` are ignored), no Table output.
-* Deployments are reported available as soon as they are written (a stand-in for the
-  deployment controller); no Pods or ReplicaSets are made.
+* Deployments are reported available, and DaemonSets ready on every one of the cluster's
+  ``NODES`` nodes, as soon as they are written (a stand-in for the deployment and daemon set
+  controllers); no Pods, ReplicaSets or Nodes are made.
 
 Start it in-process (``KubeAPIEmulator().start()``) or as a process for molecule::
 
@@ -122,6 +123,8 @@ KUBERNETES_VERSION = {
     "emulator": "certmesh tests/emulators/kube_api.py",
 }
 
+# Nodes of the emulated cluster (DaemonSets report a ready pod on each).
+NODES = 2
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = ["get", "patch", "update"]
@@ -202,6 +205,8 @@ def _builtin_types():
         ResourceType("", ["v1"], "events", "Event", True, ["ev"]),
         ResourceType("", ["v1"], "pods", "Pod", True, ["po"], status=True, categories=["all"]),
         ResourceType("apps", ["v1"], "deployments", "Deployment", True, ["deploy"], status=True,
+                     generation=True, categories=["all"]),
+        ResourceType("apps", ["v1"], "daemonsets", "DaemonSet", True, ["ds"], status=True,
                      generation=True, categories=["all"]),
         ResourceType("admissionregistration.k8s.io", ["v1"], "validatingwebhookconfigurations",
                      "ValidatingWebhookConfiguration", False, generation=True),
@@ -943,7 +948,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
                         causes.append(_cause("%s[%s]" % (field, key), "FieldValueInvalid",
                                              'Invalid value: "%s": a valid config key must consist of alphanumeric '
                                              "characters, '-', '_' or '.'" % key))
-        elif kind == "Deployment":
+        elif kind in ("Deployment", "DaemonSet"):
             spec = obj.get("spec") or {}
             selector = (spec.get("selector") or {}).get("matchLabels")
             template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -1130,6 +1135,8 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             obj.setdefault("status", {})["phase"] = "Terminating" if obj["metadata"].get("deletionTimestamp") else "Active"
         if rtype.kind == "Deployment":
             self._deployment_status(obj)
+        if rtype.kind == "DaemonSet":
+            self._daemonset_status(obj)
         if rtype.kind == "CustomResourceDefinition":
             self._crd_status(obj)
         obj["metadata"]["managedFields"] = [
@@ -1182,6 +1189,15 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             condition["lastTransitionTime"] = stamp
             condition["lastUpdateTime"] = previous.get("lastUpdateTime") or stamp
         obj["status"] = status
+
+    @staticmethod
+    def _daemonset_status(obj):
+        """Every node runs an up-to-date, ready pod: the emulated cluster has NODES nodes."""
+        obj["status"] = {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "currentNumberScheduled": NODES, "desiredNumberScheduled": NODES, "numberMisscheduled": 0,
+            "numberReady": NODES, "numberAvailable": NODES, "updatedNumberScheduled": NODES,
+        }
 
     @staticmethod
     def _crd_status(obj):

@@ -130,6 +130,26 @@ def test_istio_charts_and_istio_csr_trust_root(helm, tmp_path):
     assert emulator.get("v1", "Service", "ingress", "istio-system")["spec"]["ports"][1]["port"] == 443
 
 
+def test_ambient_charts_create_ready_daemonsets_and_gateway_values_keep_its_schema(helm, tmp_path):
+    istio = "https://istio-release.storage.googleapis.com/charts"
+    helm("install", "istio-cni", "cni", "--repo", istio, "--version", "1.30.3", "-n", "istio-system",
+         "--create-namespace", "--set", "ambient.enabled=true")
+    ztunnel_values = {"caAddress": "cert-manager-istio-csr.cert-manager.svc:443", "multiCluster": {"clusterName": "east"}}
+    helm("install", "ztunnel", "ztunnel", "--repo", istio, "-n", "istio-system",
+         _values_file(tmp_path, "ztunnel.yaml", ztunnel_values))
+    emulator = helm.cluster.emulator
+    ztunnel = emulator.get("apps/v1", "DaemonSet", "ztunnel", "istio-system")
+    env = {e["name"]: e["value"] for e in ztunnel["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CA_ADDRESS"] == "cert-manager-istio-csr.cert-manager.svc:443" and env["CLUSTER_ID"] == "east"
+    assert ztunnel["status"]["numberReady"] == ztunnel["status"]["desiredNumberScheduled"] > 0
+    assert emulator.get("apps/v1", "DaemonSet", "istio-cni-node", "istio-system")["status"]["numberReady"] > 0
+    refused = helm("install", "ingress", "gateway", "--repo", istio, "-n", "istio-system", "--set", "replicas=2",
+                   check=False)
+    assert refused.returncode == 1
+    assert "values don't meet the specifications of the schema(s)" in refused.stderr
+    assert "'replicas' was unexpected" in refused.stderr
+
+
 def test_helm_standin_runs_with_this_python(helm):
     assert "v3." in helm("version").stdout
     assert os.path.basename(sys.executable).startswith("python")

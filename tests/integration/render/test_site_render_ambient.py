@@ -1,0 +1,101 @@
+"""site.yml renders an ambient mesh: istio-cni and ztunnel beside istiod, all values upstream keys."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.integration.render.test_site_render import BUILTIN_KINDS, helm_values_errors
+from tests.support.istio_charts import unknown_keys
+from tests.support.playbook import recap, run_playbook
+from tests.support.upstream import crd_validator, known_custom_kinds, upstream_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site_render_ambient")]
+
+AMBIENT_VARS = {"certmesh_istio_mode": "ambient", "istio_ambient_namespaces": ["apps", "payments"]}
+KEY_CHECKED_CHARTS = {"base": "base", "istiod": "istiod", "cni": "cni", "ztunnel": "ztunnel"}
+CSR = "cert-manager-istio-csr.cert-manager.svc:443"
+
+
+@pytest.fixture(scope="module")
+def ambient_render(tmp_path_factory):
+    """Run playbooks/site.yml twice in ambient mode into a fresh output folder."""
+    tmp = tmp_path_factory.mktemp("ambient")
+    extra = dict(AMBIENT_VARS, certmesh_output_dir=str(tmp / "out"))
+    runs = [run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp) for run in ("first", "second")]
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return {"cluster": tmp / "out" / "local" / "cluster1", "first": runs[0], "second": runs[1]}
+
+
+def _releases(cluster_dir):
+    found = {}
+    for release_file in cluster_dir.glob("*/helm-*.release.yaml"):
+        release = yaml.safe_load(release_file.read_text())
+        found[release["chart"]] = (release, yaml.safe_load((release_file.parent / release["values_file"]).read_text()))
+    return found
+
+
+def test_second_ambient_run_changes_nothing(ambient_render):
+    assert recap(ambient_render["first"].stdout)["cluster1"]["changed"] > 0
+    assert recap(ambient_render["second"].stdout)["cluster1"]["changed"] == 0
+
+
+def test_ambient_installs_istio_cni_and_ztunnel_beside_base_and_istiod(ambient_render):
+    releases = _releases(ambient_render["cluster"])
+    assert {"base", "istiod", "cni", "ztunnel"} <= set(releases)
+    assert releases["cni"][0]["release"] == "istio-cni" and releases["ztunnel"][0]["release"] == "ztunnel"
+
+
+def test_istiod_and_ztunnel_ask_istio_csr_for_certificates(ambient_render):
+    releases = _releases(ambient_render["cluster"])
+    istiod, ztunnel = releases["istiod"][1], releases["ztunnel"][1]
+    assert istiod["global"]["caAddress"] == ztunnel["caAddress"] == CSR
+    assert istiod["pilot"]["env"] == {"ENABLE_CA_SERVER": "false", "PILOT_ENABLE_AMBIENT": "true"}
+    assert releases["cni"][1]["ambient"]["enabled"] is True
+
+
+def test_istio_csr_trusts_ztunnel_as_a_node_account_within_its_chart_schema(ambient_render):
+    values = _releases(ambient_render["cluster"])["cert-manager-istio-csr"][1]
+    assert values["app"]["server"]["caTrustedNodeAccounts"] == "istio-system/ztunnel"
+    assert helm_values_errors("istio-csr", values) == []
+
+
+def test_istio_chart_values_use_only_keys_the_upstream_charts_declare(ambient_render):
+    releases = _releases(ambient_render["cluster"])
+    for chart, checked in KEY_CHECKED_CHARTS.items():
+        assert unknown_keys(checked, releases[chart][1]) == [], chart
+
+
+def test_gateway_values_validate_against_the_gateway_chart_schema(ambient_render):
+    folder = upstream_dir() / "istio-1.30.3" / "charts" / "gateway"
+    schema = yaml.safe_load((folder / "values.schema.json").read_text())
+    defaults = yaml.safe_load((folder / "values.yaml").read_text())
+    values = dict(defaults, **_releases(ambient_render["cluster"])["gateway"][1])
+    assert sorted(e.message for e in jsonschema.Draft7Validator(schema).iter_errors(values)) == []
+
+
+def test_ambient_namespaces_are_rendered_with_the_dataplane_label(ambient_render):
+    folder = ambient_render["cluster"] / "istio_ambient"
+    namespaces = [yaml.safe_load(path.read_text()) for path in sorted(folder.glob("*.yaml"))
+                  if path.name != "kustomization.yaml"]
+    assert sorted(n["metadata"]["name"] for n in namespaces) == ["apps", "payments"]
+    assert all(n["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient" for n in namespaces)
+
+
+def test_every_rendered_custom_resource_of_an_ambient_mesh_validates_against_its_crd(ambient_render):
+    checked = 0
+    for path in sorted(ambient_render["cluster"].glob("*/*.yaml")):
+        if path.name == "kustomization.yaml" or path.name.startswith("helm-"):
+            continue
+        obj = yaml.safe_load(path.read_text())
+        key = (obj["apiVersion"], obj["kind"])
+        if key in BUILTIN_KINDS:
+            continue
+        assert key in known_custom_kinds(), path
+        assert crd_validator(*key).errors(obj) == [], path
+        checked += 1
+    assert checked >= 5
