@@ -51,10 +51,14 @@ What it does like the real server (kube-apiserver 1.3x):
   user) rules given to ``deny()``, with the real message
   ``secrets "x" is forbidden: User "u" cannot get resource "secrets" in API group "" in the
   namespace "ns"``.
-* Server-side apply: creates absent objects, records field ownership per manager (``Apply``
-  and ``Update`` operations, rendered as ``managedFields``/``FieldsV1``), removes fields a
-  manager stops applying, and answers 409 Conflict listing the conflicting fields when another
-  manager owns a field with a different value, unless ``force=true``.
+* Server-side apply (the rules are in ``kube_ssa.py``): ``fieldManager`` is required (422 in
+  the server's words), creates absent objects (with the create permission), records field
+  ownership per manager and operation (``Apply``; ``Update`` for create/PUT/other patches, named
+  after the User-Agent without ``fieldManager``) as ``managedFields`` in the real ``fieldsV1``
+  key format, merges associative lists by their list-map keys, lets managers share fields set
+  to the same value, removes fields a manager stops applying when nobody else owns them, and
+  answers 409 Conflict in the server's wording with one ``FieldManagerConflict`` cause per field
+  when another manager owns a field with a different value, unless ``force=true``.
 * Serves HTTPS with a CA made at start (the kubeconfig carries ``certificate-authority-data``)
   or plain HTTP (``tls=False``).
 
@@ -69,8 +73,9 @@ Known gaps (what the real server does and this one does not):
   ``Deployment.spec.replicas``, Service ``type``/``clusterIP``/port ``protocol`` and
   ``targetPort``, and the Namespace ``kubernetes.io/metadata.name`` label. Unknown fields
   in built-in kinds are kept, not pruned.
-* Server-side apply treats every list as atomic (the real server merges ``listType: map``
-  lists by key) and does not diff ``managedFields`` against the object's history.
+* Server-side apply does not convert managed fields between API versions, does not upgrade
+  client-side-apply ownership (``last-applied-configuration``) and does not refuse duplicate
+  keys in associative lists.
 * No watch (405), no conversion webhooks (objects of a multi-version CRD are stored once and
   served with the requested ``apiVersion``), no ownerReference garbage collection,
   no pagination (``limit``/``continue`` are ignored), no Table output.
@@ -1314,6 +1319,8 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             if sub:
                 raise not_found(rtype, name)
             self._require_namespace(rtype, namespace)
+            # An apply that creates needs the create permission too (the apiserver's withAuthorization).
+            self._authorize(options["user"], "create", rtype, namespace, name, None)
             return self._create(rtype, version, namespace, config, options, applied=applied)
         managed = self._managed.get((rtype.group, rtype.plural) + key, {})
         live = self._present(rtype, version, old)

@@ -194,3 +194,13 @@ def test_fieldsv1_trees_read_back_into_the_same_members():
     assert kube_ssa.path_string(("f:spec", 'k:{"containerPort":80,"protocol":"TCP"}', "f:name")) == \
         '.spec[containerPort=80,protocol="TCP"].name'
     assert kube_ssa.path_string(("f:metadata", "f:finalizers", 'v:"x"')) == '.metadata.finalizers[="x"]'
+
+
+def test_an_apply_that_creates_needs_the_create_permission_too(kube_emulator_factory):
+    cluster = kube_emulator_factory("rbac", crds=False)
+    cluster.emulator.deny(verb="create", resource="configmaps")
+    config_maps = _res(cluster.dynamic(), "v1", "ConfigMap")
+    body = _refusal(lambda: _apply(config_maps, _config_map(a="1"), "certmesh"))
+    assert (body["code"], body["reason"]) == (403, "Forbidden")
+    assert body["message"] == ('configmaps "mesh" is forbidden: User "admin" cannot create resource "configmaps" '
+                               'in API group "" in the namespace "default"')
