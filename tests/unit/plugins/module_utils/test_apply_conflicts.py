@@ -10,7 +10,8 @@ from ansible_collections.certmesh.istio.plugins.module_utils.apply_conflicts imp
 
 CONFLICT = {
     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-    "message": 'Apply failed with 2 conflicts: conflicts with "flux":\n- .spec.renewBefore\nconflicts with "kubectl-edit" using cert-manager.io/v1:\n- .spec.duration',
+    "message": ('Apply failed with 2 conflicts: conflicts with "flux":\n- .spec.renewBefore\n'
+                'conflicts with "kubectl-edit" using cert-manager.io/v1:\n- .spec.duration'),
     "reason": "Conflict", "code": 409,
     "details": {"causes": [
         {"reason": "FieldManagerConflict", "message": 'conflict with "flux"', "field": ".spec.renewBefore"},
