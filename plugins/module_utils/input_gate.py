@@ -24,6 +24,7 @@ VARIABLE_RULES = {
     "certmesh_environment": "path_component",
     "certmesh_cluster_name": "dns1123_label",
     "certmesh_trust_domain": "spiffe_trust_domain",
+    "certmesh_field_manager": "field_manager",
     "certmesh_mesh_id": "label_value",
     "certmesh_network": "label_value",
     "certmesh_cert_manager_namespace": "dns1123_label",

@@ -420,6 +420,13 @@ def closest_name(name, known):
 # --------------------------------------------------------------------------------------------
 # Which rule each input keeps
 
+def check_field_manager(value):
+    """Server-side apply field managers: what kube-apiserver accepts for ``fieldManager`` on an apply."""
+    if _is_text(value) and value and len(value.encode("utf-8")) <= 128 and value.isprintable():
+        return None
+    return "must be a field manager name (1 to 128 bytes of printable characters): got %s" % _shown(value)
+
+
 RULES = {
     "dns1123_label": check_dns1123_label,
     "dns1123_subdomain": check_dns1123_subdomain,
@@ -432,6 +439,7 @@ RULES = {
     "go_duration_or_zero": check_go_duration_or_zero,
     "vault_ttl": check_vault_ttl,
     "path_component": check_path_component,
+    "field_manager": check_field_manager,
 }
 
 

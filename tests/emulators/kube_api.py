@@ -51,10 +51,14 @@ What it does like the real server (kube-apiserver 1.3x):
   user) rules given to ``deny()``, with the real message
   ``secrets "x" is forbidden: User "u" cannot get resource "secrets" in API group "" in the
   namespace "ns"``.
-* Server-side apply: creates absent objects, records field ownership per manager (``Apply``
-  and ``Update`` operations, rendered as ``managedFields``/``FieldsV1``), removes fields a
-  manager stops applying, and answers 409 Conflict listing the conflicting fields when another
-  manager owns a field with a different value, unless ``force=true``.
+* Server-side apply (the rules are in ``kube_ssa.py``): ``fieldManager`` is required (422 in
+  the server's words), creates absent objects (with the create permission), records field
+  ownership per manager and operation (``Apply``; ``Update`` for create/PUT/other patches, named
+  after the User-Agent without ``fieldManager``) as ``managedFields`` in the real ``fieldsV1``
+  key format, merges associative lists by their list-map keys, lets managers share fields set
+  to the same value, removes fields a manager stops applying when nobody else owns them, and
+  answers 409 Conflict in the server's wording with one ``FieldManagerConflict`` cause per field
+  when another manager owns a field with a different value, unless ``force=true``.
 * Serves HTTPS with a CA made at start (the kubeconfig carries ``certificate-authority-data``)
   or plain HTTP (``tls=False``).
 
@@ -69,8 +73,9 @@ Known gaps (what the real server does and this one does not):
   ``Deployment.spec.replicas``, Service ``type``/``clusterIP``/port ``protocol`` and
   ``targetPort``, and the Namespace ``kubernetes.io/metadata.name`` label. Unknown fields
   in built-in kinds are kept, not pruned.
-* Server-side apply treats every list as atomic (the real server merges ``listType: map``
-  lists by key) and does not diff ``managedFields`` against the object's history.
+* Server-side apply does not convert managed fields between API versions, does not upgrade
+  client-side-apply ownership (``last-applied-configuration``) and does not refuse duplicate
+  keys in associative lists.
 * No watch (405), no conversion webhooks (objects of a multi-version CRD are stored once and
   served with the requested ``apiVersion``), no ownerReference garbage collection,
   no pagination (``limit``/``continue`` are ignored), no Table output.
@@ -106,7 +111,7 @@ import uuid
 
 import yaml
 
-from tests.emulators import kube_patch
+from tests.emulators import kube_patch, kube_ssa
 from tests.emulators.kube_finalizers import GracefulDeletion
 from tests.support import k8s_openapi
 
@@ -289,66 +294,8 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _leaf_paths(value, prefix=()):
-    """Field paths (tuples) of the leaves of an object; lists and empty maps are leaves."""
-    if isinstance(value, dict) and value:
-        paths = set()
-        for key, sub in value.items():
-            paths |= _leaf_paths(sub, prefix + (key,))
-        return paths
-    return {prefix}
-
-
-def _get_path(obj, path):
-    node = obj
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
-def _remove_path(obj, path):
-    parents = []
-    node = obj
-    for part in path[:-1]:
-        if not isinstance(node, dict) or part not in node:
-            return
-        parents.append((node, part))
-        node = node[part]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-    for parent, part in reversed(parents):  # drop maps emptied by the removal
-        if parent[part] == {}:
-            del parent[part]
-        else:
-            break
-
-
-_MISSING = object()
-_SSA_IGNORED = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"),
-                ("metadata", "uid"), ("metadata", "creationTimestamp"), ("metadata", "generation"),
-                ("metadata", "resourceVersion"), ("metadata", "generateName")}
 _APPLY_MERGE_SKIP = ("apiVersion", "kind")
-
-
-def _fields_v1(paths):
-    tree = {}
-    for path in sorted(paths):
-        node = tree
-        for part in path:
-            node = node.setdefault("f:%s" % part, {})
-    return tree
-
-
-def _apply_merge(live, applied):
-    """Merge an apply configuration into a live object: maps merge, lists and scalars replace."""
-    if not isinstance(applied, dict) or not isinstance(live, dict):
-        return copy.deepcopy(applied)
-    merged = copy.deepcopy(live)
-    for key, value in applied.items():
-        merged[key] = _apply_merge(merged.get(key), value)
-    return merged
+_FIELD_MANAGER_MAX_LENGTH = 128
 
 
 def _spec_part(obj, has_status):
@@ -473,6 +420,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
         self._types = {}
         self._objects = {}
         self._managed = {}
+        self.apply_log = None  # a list to record every apply configuration received: (manager, object)
         self._rv = 0
         self._server = None
         self._thread = None
@@ -660,7 +608,10 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
         if verb == "watch":
             raise ApiError(405, "MethodNotAllowed", "watch is not supported by the emulator", {})
         payload = self._decode_body(body, headers, rtype, method)
-        manager = query.get("fieldManager") or headers.get("User-Agent", "unknown").split("/")[0] or "unknown"
+        patch_kind = PATCH_TYPES.get(headers.get("Content-Type", "").split(";")[0].strip()) if verb == "patch" else None
+        self._check_write_options(verb, patch_kind, query)
+        # Without fieldManager the server names the writer after its User-Agent (up to the first "/").
+        manager = query.get("fieldManager") or (headers.get("User-Agent") or "unknown").split("/")[0][:128] or "unknown"
         field_validation = query.get("fieldValidation", "Warn")
         if field_validation not in ("Strict", "Warn", "Ignore"):
             raise bad_request('fieldValidation must be one of "Ignore", "Warn" or "Strict", got "%s"' % field_validation)
@@ -670,13 +621,35 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
         if verb == "update":
             return 200, self._update(rtype, version, namespace, name, payload, sub, options)
         if verb == "patch":
-            kind = PATCH_TYPES.get(headers.get("Content-Type", "").split(";")[0].strip())
-            return 200, self._patch(rtype, version, namespace, name, payload, kind, sub, query, options)
+            return 200, self._patch(rtype, version, namespace, name, payload, patch_kind, sub, query, options)
         if verb == "delete":
             return 200, self._delete(rtype, version, namespace, name, dry_run)
         if verb == "deletecollection":
             return 200, self._delete_collection(rtype, version, namespace, query, dry_run)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+    @staticmethod
+    def _check_write_options(verb, patch_kind, query):
+        """CreateOptions/UpdateOptions/PatchOptions validation: 422 in the server's words."""
+        if verb not in ("create", "update", "patch"):
+            return
+        errors = []
+        manager = query.get("fieldManager", "")
+        if verb == "patch" and patch_kind == "apply" and not manager:
+            errors.append(("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"))
+        if verb == "patch" and patch_kind not in (None, "apply") and "force" in query:
+            errors.append(("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"))
+        if len(manager.encode()) > _FIELD_MANAGER_MAX_LENGTH:
+            errors.append(("fieldManager", "FieldValueTooLong",
+                           "Too long: may not be more than %d bytes" % _FIELD_MANAGER_MAX_LENGTH))
+        for index, char in enumerate(manager):
+            if not char.isprintable():
+                errors.append(("fieldManager", "FieldValueInvalid", 'Invalid value: %s: invalid character %s (at position %d)'
+                               % (json.dumps(manager), "U+%04X" % ord(char), index)))
+                break
+        if errors:
+            kind = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}[verb]
+            raise invalid_options(kind, errors)
 
     @staticmethod
     def _verb(method, name, query):
@@ -1084,7 +1057,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
         if rtype.namespaced and (None, namespace) not in self._objects[("", "namespaces")]:
             raise ApiError(404, "NotFound", 'namespaces "%s" not found' % namespace, {"name": namespace, "kind": "namespaces"})
 
-    def _create(self, rtype, version, namespace, obj, options, manager_operation="Update"):
+    def _create(self, rtype, version, namespace, obj, options, applied=None):
         self._check_shape(rtype, version, obj, namespace)
         meta = obj["metadata"]
         with self._lock:
@@ -1108,21 +1081,34 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             if rtype.generation or rtype.custom:
                 obj["metadata"]["generation"] = 1
             managed = {}
-            self._own(managed, options["manager"], manager_operation, rtype.api_version(version),
-                      _leaf_paths(obj) - _SSA_IGNORED)
+            if applied is None:  # a create is an Update: the creator owns all it set, defaults included
+                owned, _removed = kube_ssa.changed_members({}, obj, self._shape(rtype, version))
+                owned = self._ownable(rtype, owned)
+                operation = "Update"
+            else:  # create-on-apply: the applier owns what it applied, defaults are nobody's
+                owned, operation = applied, "Apply"
+            self._own(managed, options["manager"], operation, rtype.api_version(version), owned)
             return self._commit(rtype, version, key, None, obj, managed, options["dry_run"])
 
-    def _own(self, managed, manager, operation, api_version, paths, take=True):
-        """Give ``paths`` to ``manager``; with ``take``, other managers lose them."""
-        if take:
-            for entry_key, entry in managed.items():
-                if entry_key != (manager, operation):
-                    entry["fields"] -= paths
+    @staticmethod
+    def _shape(rtype, version):
+        return kube_ssa.shape_for(rtype.schemas.get(version) if rtype.custom else None)
+
+    @staticmethod
+    def _ownable(rtype, paths, sub=None):
+        """Paths a write may own: not the ones everyone owns; status only through /status when it exists."""
+        paths = set(paths) - kube_ssa.IGNORED
+        if sub == "status":
+            return {p for p in paths if p[0] == "f:status"}
+        if rtype.status:
+            return {p for p in paths if p[0] != "f:status"}
+        return paths
+
+    @staticmethod
+    def _own(managed, manager, operation, api_version, paths):
+        """Record ``paths`` for ``manager``: an Apply replaces its set, an Update adds to it."""
         entry = managed.setdefault((manager, operation), {"apiVersion": api_version, "time": _now(), "fields": set()})
-        if operation == "Apply":
-            entry["fields"] = set(paths)
-        else:
-            entry["fields"] |= paths
+        entry["fields"] = set(paths) if operation == "Apply" else entry["fields"] | set(paths)
         entry["apiVersion"] = api_version
         entry["time"] = _now()
         for entry_key in [k for k, e in managed.items() if not e["fields"]]:
@@ -1141,7 +1127,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             self._crd_status(obj)
         obj["metadata"]["managedFields"] = [
             {"manager": m, "operation": op, "apiVersion": e["apiVersion"], "time": e["time"],
-             "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(e["fields"])}
+             "fieldsType": "FieldsV1", "fieldsV1": kube_ssa.fields_v1(e["fields"])}
             for (m, op), e in sorted(managed.items())
         ]
         if old is not None:
@@ -1252,7 +1238,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
                                                    "Invalid value: 0x0: must be specified for an update")])
             return self._write(rtype, version, key, old, obj, sub, options, "Update")
 
-    def _write(self, rtype, version, key, old, new, sub, options, operation, applied_paths=None):
+    def _write(self, rtype, version, key, old, new, sub, options, operation, applied_paths=None):  # pylint: disable=too-many-locals
         """Shared tail of update/patch/apply: status handling, validation, generation, ownership."""
         new = copy.deepcopy(new)
         if sub == "status":
@@ -1278,16 +1264,22 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             if _spec_part(old, rtype.status) != _spec_part(new, rtype.status):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         managed = copy.deepcopy(self._managed.get((rtype.group, rtype.plural) + key, {}))
+        shape = self._shape(rtype, version)
+        changed, removed = kube_ssa.changed_members(old, new, shape)
+        changed = self._ownable(rtype, changed, sub)
+        mine = (options["manager"], operation)
+        for entry_key, entry in managed.items():  # what this write changed is nobody else's any more
+            entry["fields"] -= removed
+            if entry_key != mine:
+                entry["fields"] -= changed
         if applied_paths is not None:
             self._own(managed, options["manager"], "Apply", rtype.api_version(version), applied_paths)
-        else:
-            changed = {p for p in _leaf_paths(new) if _get_path(old, p) != _get_path(new, p)} - _SSA_IGNORED
-            if changed:
-                self._own(managed, options["manager"], operation, rtype.api_version(version), changed)
-        # fields that disappeared are owned by nobody any more
-        present = _leaf_paths(new)
-        for entry in managed.values():
-            entry["fields"] = {p for p in entry["fields"] if p in present or _get_path(new, p) is not _MISSING}
+        elif changed or mine in managed:
+            self._own(managed, options["manager"], operation, rtype.api_version(version), changed)
+        for entry in managed.values():  # fields that disappeared are owned by nobody
+            entry["fields"] = {p for p in entry["fields"] if kube_ssa.value_at(new, p) is not kube_ssa.MISSING}
+        for entry_key in [k for k, e in managed.items() if not e["fields"]]:
+            del managed[entry_key]
         return self._commit(rtype, version, key, old, new, managed, options["dry_run"])
 
     def _patch(self, rtype, version, namespace, name, patch, kind, sub, query, options):  # pylint: disable=too-many-arguments
@@ -1327,49 +1319,51 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             self._check_shape(rtype, version, new, namespace, name)
             return self._write(rtype, version, key, old, new, sub, options, "Update")
 
-    def _apply(self, rtype, version, namespace, name, key, old, config, sub, query, options):  # pylint: disable=too-many-arguments
-        if not query.get("fieldManager"):
-            raise invalid_options("fieldManager: Required value: is required for apply patch")
+    def _apply(self, rtype, version, namespace, name, key, old, config, sub, query, options):  # pylint: disable=too-many-arguments,too-many-locals
+        """Server-side apply: merge by the schema, prune what the applier dropped, refuse conflicts."""
         if not isinstance(config, dict) or not config.get("apiVersion") or not config.get("kind"):
             raise bad_request("invalid object type: apply configurations need apiVersion and kind")
         force = str(query.get("force", "")).lower() in ("true", "1")
         self._check_shape(rtype, version, config, namespace, name)
         config["metadata"].pop("managedFields", None)
-        applied = _leaf_paths(config) - _SSA_IGNORED
+        shape = self._shape(rtype, version)
+        applied = self._ownable(rtype, kube_ssa.field_set(config, shape), sub)
         manager = options["manager"]
+        if self.apply_log is not None and not options["dry_run"]:
+            self.apply_log.append((manager, copy.deepcopy(config)))
         if old is None:
             if sub:
                 raise not_found(rtype, name)
             self._require_namespace(rtype, namespace)
-            options = dict(options, manager=manager)
-            return self._create(rtype, version, namespace, config, options, manager_operation="Apply")
+            # An apply that creates needs the create permission too (the apiserver's withAuthorization).
+            self._authorize(options["user"], "create", rtype, namespace, name, None)
+            return self._create(rtype, version, namespace, config, options, applied=applied)
         managed = self._managed.get((rtype.group, rtype.plural) + key, {})
-        conflicts = []
-        for (other, operation), entry in sorted(managed.items()):
-            if other == manager and operation == "Apply":
-                continue
-            for path in sorted(entry["fields"] & applied):
-                if _get_path(old, path) != _get_path(config, path):
-                    conflicts.append((other, entry["apiVersion"], path))
-        if conflicts and not force:
-            causes = [{"reason": "FieldManagerConflict",
-                       "message": 'conflict with "%s" using %s' % (other, api_version),
-                       "field": "." + ".".join(path)} for other, api_version, path in conflicts]
-            summary = "; ".join('conflict with "%s" using %s: %s' % (c[0], c[1], "." + ".".join(c[2])) for c in conflicts)
-            noun = "conflict" if len(conflicts) == 1 else "conflicts"
-            raise ApiError(409, "Conflict", "Apply failed with %d %s: %s" % (len(conflicts), noun, summary),
-                           dict(_details(rtype, name), causes=causes))
         live = self._present(rtype, version, old)
+        merged = kube_ssa.merge(live, {k: v for k, v in config.items() if k not in _APPLY_MERGE_SKIP}, shape)
         previous = managed.get((manager, "Apply"), {}).get("fields", set())
-        owned_by_others = set()
+        others = set()
         for entry_key, entry in managed.items():
             if entry_key != (manager, "Apply"):
-                owned_by_others |= entry["fields"]
-        if force:
-            owned_by_others -= applied
-        for path in previous - applied - owned_by_others:
-            _remove_path(live, path)
-        merged = _apply_merge(live, {k: v for k, v in config.items() if k not in _APPLY_MERGE_SKIP})
+                others |= entry["fields"]
+        kept = applied | others
+        kept_prefixes = {p[:i] for p in kept for i in range(1, len(p))}
+        dropped = {p for p in previous - kept if p not in kept_prefixes}  # what the applier stopped applying
+        for path in sorted(dropped, key=len):
+            if not any(path[:i] in dropped for i in range(1, len(path))):  # its parent goes anyway
+                kube_ssa.remove_path(merged, path)
+        changed, _removed = kube_ssa.changed_members(live, merged, shape)
+        changed = self._ownable(rtype, changed, sub)
+        conflicts = []
+        for (other, operation), entry in sorted(managed.items()):
+            if (other, operation) == (manager, "Apply"):
+                continue
+            label = kube_ssa.manager_label(other, operation, entry["apiVersion"])
+            conflicts.extend((label, path) for path in sorted(entry["fields"] & changed))
+        if conflicts and not force:
+            causes = [{"reason": "FieldManagerConflict", "message": "conflict with %s" % label,
+                       "field": kube_ssa.path_string(path)} for label, path in conflicts]
+            raise ApiError(409, "Conflict", kube_ssa.conflict_message(conflicts), {"causes": causes})
         return self._write(rtype, version, key, old, merged, sub, options, "Apply", applied_paths=applied)
 
     def _delete(self, rtype, version, namespace, name, dry_run):
@@ -1582,7 +1576,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
             for field_entry in meta.get("managedFields", []):
                 managed[(field_entry["manager"], field_entry["operation"])] = {
                     "apiVersion": field_entry["apiVersion"], "time": field_entry["time"],
-                    "fields": _paths_from_fields_v1(field_entry.get("fieldsV1", {}))}
+                    "fields": kube_ssa.paths_from_fields_v1(field_entry.get("fieldsV1", {}))}
             self._managed[(entry["group"], entry["plural"]) + key] = managed
         self._rv = snapshot["resourceVersion"]
         for token, user in snapshot.get("tokens", {}).items():
@@ -1596,22 +1590,13 @@ _OBJECT_META_FIELDS = {
 }
 
 
-def invalid_options(message):
-    """422 for invalid request options (``PatchOptions``)."""
-    return ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: %s' % message,
-                    {"group": "meta.k8s.io", "kind": "PatchOptions",
-                     "causes": [{"reason": "FieldValueRequired", "message": message.split(": ", 1)[1],
-                                 "field": message.split(":")[0]}]})
-
-
-def _paths_from_fields_v1(tree, prefix=()):
-    if not tree:
-        return {prefix} if prefix else set()
-    paths = set()
-    for key, sub in tree.items():
-        if key.startswith("f:"):
-            paths |= _paths_from_fields_v1(sub, prefix + (key[2:],))
-    return paths
+def invalid_options(kind, errors):
+    """422 for invalid request options (``PatchOptions`` ...): ``errors`` are (field, reason, message)."""
+    parts = ["%s: %s" % (field, message) for field, _reason, message in errors]
+    summary = parts[0] if len(parts) == 1 else "[%s]" % ", ".join(parts)
+    return ApiError(422, "Invalid", '%s.meta.k8s.io "" is invalid: %s' % (kind, summary),
+                    {"group": "meta.k8s.io", "kind": kind,
+                     "causes": [{"reason": reason, "message": message, "field": field} for field, reason, message in errors]})
 
 
 def _without_volatile(obj):

@@ -108,7 +108,7 @@ def test_forbidden_issuer_names_the_cluster_and_the_object_once_and_the_task_tha
     assert "Hand istio-csr to the sink" not in result.stdout
     # One task reports the API's refusal (not the apply task, then each rescue level again).
     text = " ".join(result.stdout.split())
-    tasks = [section for section in result.stdout.split("TASK [") if "cannot create resource" in section]
+    tasks = [section for section in result.stdout.split("TASK [") if "cannot patch resource" in section]
     assert [section.split("]")[0] for section in tasks] == [
         "certmesh.istio.manifest_sink : Name the cluster and object that could not be applied"], _failure(result)
     assert "kubeconfig %s, context %s" % (cluster.kubeconfig, cluster.context) in text, _failure(result)

@@ -160,3 +160,10 @@ def test_a_rule_that_meets_an_unexpected_value_reports_it_instead_of_raising():
         def __len__(self):
             raise RuntimeError("boom")
     assert "could not be checked" in rules.check("dns1123_label", Weird("a"))
+
+
+def test_a_field_manager_is_what_the_api_server_accepts_for_an_apply():
+    assert rules.check("field_manager", "certmesh") is None
+    assert rules.check("field_manager", "kubectl-client-side-apply") is None
+    for bad in ("", "x" * 129, "cert\nmesh", 7, None):
+        assert "must be a field manager name" in rules.check("field_manager", bad), bad
