@@ -128,7 +128,8 @@ def snapshot(client, settings):
         "root_configmaps": [c for c in _safe_list(client, "ConfigMap", "v1")
                             if (c.get("metadata") or {}).get("name") == kube.ROOT_CONFIGMAP],
         "peer_authentications": _safe_list(client, "PeerAuthentication", "security.istio.io/v1", istio_ns),
-        "gateways": _safe_list(client, "Gateway", "networking.istio.io/v1"),
+        "gateways": (_safe_list(client, "Gateway", "networking.istio.io/v1")
+                     + _safe_list(client, "Gateway", GATEWAY_API_VERSION)),
         "secrets": {},
         "events": [],
     }
@@ -138,8 +139,7 @@ def snapshot(client, settings):
             key = "%s/%s" % (meta.get("namespace"), spec["secretName"])
             snap["secrets"][key] = kube.get_object(client, "Secret", "v1", meta.get("namespace"), spec["secretName"])
     for gateway in snap["gateways"]:
-        namespace = (gateway.get("metadata") or {}).get("namespace")
-        for name in _credential_names(gateway):
+        for namespace, name in _credential_names(gateway):
             key = "%s/%s" % (namespace, name)
             if key not in snap["secrets"]:
                 snap["secrets"][key] = kube.get_object(client, "Secret", "v1", namespace, name)
@@ -278,15 +278,44 @@ def check_certificates(cluster, snap, store, trust_domain, at=None):
     return out
 
 
-def _credentials(gateway):
-    """``{credentialName: [hosts]}`` of a Gateway's TLS servers (hosts without namespace prefix)."""
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+
+
+def _istio_credentials(gateway):
+    """``{(namespace, credentialName): [hosts]}`` of an Istio Gateway's TLS servers (the Secret
+    sits beside the Gateway; hosts without namespace prefix)."""
     found = {}
+    namespace = (gateway.get("metadata") or {}).get("namespace")
     for server in (gateway.get("spec") or {}).get("servers") or []:
         name = (server.get("tls") or {}).get("credentialName")
         if name:
-            hosts = found.setdefault(name, [])
+            hosts = found.setdefault((namespace, name), [])
             hosts += [h.split("/", 1)[-1] for h in server.get("hosts") or [] if "*" not in h.split("/", 1)[-1]]
     return found
+
+
+def _gateway_api_credentials(gateway):
+    """``{(namespace, Secret name): [hostnames]}`` of a Gateway API Gateway's TLS listeners.
+
+    A certificateRef may name a Secret in another namespace (allowed by a ReferenceGrant there);
+    references to other kinds than core Secrets are not ours to check."""
+    found = {}
+    namespace = (gateway.get("metadata") or {}).get("namespace")
+    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+        for ref in (listener.get("tls") or {}).get("certificateRefs") or []:
+            if ref.get("group", "") != "" or ref.get("kind", "Secret") != "Secret" or not ref.get("name"):
+                continue
+            hosts = found.setdefault((ref.get("namespace") or namespace, ref["name"]), [])
+            hostname = listener.get("hostname")
+            if hostname and "*" not in hostname and hostname not in hosts:
+                hosts.append(hostname)
+    return found
+
+
+def _credentials(gateway):
+    if gateway.get("apiVersion") == GATEWAY_API_VERSION:
+        return _gateway_api_credentials(gateway)
+    return _istio_credentials(gateway)
 
 
 def _credential_names(gateway):
@@ -298,16 +327,17 @@ def check_gateway_credentials(cluster, snap, store, at=None):
     out = []
     for gateway in snap.get("gateways") or []:
         meta = gateway.get("metadata") or {}
-        namespace = meta.get("namespace")
-        where = "Gateway %s/%s" % (namespace, meta.get("name"))
-        for name, hosts in sorted(_credentials(gateway).items()):
+        where = "Gateway %s/%s" % (meta.get("namespace"), meta.get("name"))
+        field = "certificateRef" if gateway.get("apiVersion") == GATEWAY_API_VERSION else "credentialName"
+        for (namespace, name), hosts in sorted(_credentials(gateway).items()):
             obj = _name("Secret", namespace, name)
             secret = (snap.get("secrets") or {}).get("%s/%s" % (namespace, name))
             if secret is None:
                 out.append(result(cluster, "gateway_credentials", False, obj,
-                                  "%s: credentialName %s has no Secret in %s" % (where, name, namespace),
+                                  "%s: %s %s has no Secret in %s" % (where, field, name, namespace),
                                   "the gateway certificate was never issued, or its Certificate writes another "
-                                  "secretName or namespace (it must sit in the gateway's namespace)"))
+                                  "secretName or namespace (it must sit in the gateway's namespace, or in the one "
+                                  "its certificateRef names)"))
                 continue
             pem = _decode((secret.get("data") or {}).get("tls.crt"))
             checked = chain.check(pem, store, purpose="gateway", dns_names=hosts or None,

@@ -17,7 +17,8 @@ description:
     its Service with its pinned root Secret; istiod sends proxies to istio-csr and runs no CA of
     its own (no C(istio-ca-secret)); every managed cert-manager C(Certificate)'s Secret chains to
     O(roots) (workload, gateway and CA rules of M(certmesh.istio.chain_verify)); every
-    Gateway's C(credentialName) Secret exists and serves a valid certificate; the
+    Istio Gateway's C(credentialName) Secret and every Gateway API Gateway's C(certificateRefs)
+    Secret exists and serves a valid certificate for its hosts; the
     C(istio-ca-root-cert) ConfigMap of every namespace carries exactly O(roots); a mesh-wide
     STRICT C(PeerAuthentication) exists where required.
   - Across clusters - one trust domain and one published root set.
