@@ -342,6 +342,49 @@ def gateway_api_objects(namespace, gateway_namespace, hosts, default_issuer, dur
     return objects
 
 
+# trust_manager --------------------------------------------------------------------------------
+
+TRUST_BUNDLE_API_VERSION = "trust.cert-manager.io/v1alpha1"
+
+
+def trust_manager_values(trust_namespace, install_crds):
+    """Helm values of the trust-manager chart."""
+    return {
+        # Keep the Bundle CRD on uninstall: deleting it deletes the mesh trust bundle everywhere.
+        "crds": {"enabled": bool(install_crds), "keep": True},
+        # The mesh trusts its own roots only: no public CA package in the bundle.
+        "defaultPackage": {"enabled": False},
+        "app": {"trust": {"namespace": trust_namespace}},
+    }
+
+
+def trust_manager_objects(bundle_name, trusted_root_pems, target_key):
+    """The cluster-scoped Bundle publishing the mesh roots as a ConfigMap in every namespace.
+
+    One inLine source per root, in the order given (current root first): during a root
+    rotation the bundle carries old and new root, after retire only the new one. The roots are
+    inline rather than read from the pinned root Secret so that the Bundle itself says what is
+    trusted, and verify can compare it with the rotation state.
+    """
+    return [{
+        "apiVersion": TRUST_BUNDLE_API_VERSION,
+        "kind": "Bundle",
+        "metadata": {"name": bundle_name, "labels": _labels()},
+        "spec": {
+            "sources": [{"inLine": _pem_with_newline(pem.strip())} for pem in _unique(trusted_root_pems)],
+            "target": {"configMap": {"key": target_key}},
+        },
+    }]
+
+
+def istio_csr_trust_bundle_values(bundle_name, target_key, root_ca_mount_path):
+    """istio-csr values that pin its root to the trust-manager Bundle's ConfigMap (not the Secret)."""
+    return {
+        "app": {"tls": {"rootCAFile": "%s/%s" % (root_ca_mount_path, target_key)}},
+        "volumes": [{"name": "root-ca", "configMap": {"name": bundle_name}}],
+    }
+
+
 # mesh_policy ----------------------------------------------------------------------------------
 
 def _principal(trust_domain, source):
@@ -464,6 +507,7 @@ OBJECT_BUILDERS = {
     "mesh_ca": mesh_ca_objects,
     "mesh_ca_secret": mesh_ca_secret_objects,
     "mesh_policy": mesh_policy_objects,
+    "trust_manager": trust_manager_objects,
     "vault_pki": vault_pki_objects,
 }
 
@@ -471,4 +515,6 @@ VALUES_BUILDERS = {
     "cert_manager": cert_manager_values,
     "istio_csr": istio_csr_values,
     "istiod": istiod_values,
+    "istio_csr_trust_bundle": istio_csr_trust_bundle_values,
+    "trust_manager": trust_manager_values,
 }
