@@ -1651,7 +1651,7 @@ def main(argv=None):
     parser.add_argument("--upstream-crds", action="append", default=[], metavar="PROJECT",
                         help="also serve the CRDs of this upstream folder (gateway-api, trust-manager; repeatable)")
     parser.add_argument("--no-cert-manager-ca", action="store_true",
-                        help="do not run the cert-manager CA issuer and istio-csr trust stand-ins")
+                        help="do not run the cert-manager CA issuer, istio-csr trust and trust-manager stand-ins")
     args = parser.parse_args(argv)
 
     if args.state_dir:  # the url file doubles as the readiness signal: never leave a stale one
@@ -1660,6 +1660,8 @@ def main(argv=None):
     if not args.no_cert_manager_ca:
         from tests.emulators.cert_manager_ca import CertManagerCAStandIn  # pylint: disable=import-outside-toplevel
         controllers.append(CertManagerCAStandIn())
+        from tests.emulators.trust_manager import TrustManagerStandIn  # pylint: disable=import-outside-toplevel
+        controllers.append(TrustManagerStandIn())  # idle until a trust-manager Deployment exists
     tokens = {args.token: "admin"} if args.token else None
     emulator = KubeAPIEmulator(args.host, args.port, tls=not args.plain_http, tokens=tokens,
                                controllers=controllers, state_dir=args.state_dir)
