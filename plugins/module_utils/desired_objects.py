@@ -255,9 +255,9 @@ def _gateway_secret_name(host):
     return host["secret_name"] if "secret_name" in host else "%s-tls" % host["name"]
 
 
-def gateway_certs_objects(namespace, hosts, default_issuer, duration, renew_before, private_key_algorithm,
-                          private_key_size, gateway_name, gateway_selector, https_redirect):
-    """One Certificate per ingress host and the Gateway that serves them."""
+def _gateway_certificates(namespace, hosts, default_issuer, duration, renew_before, private_key_algorithm,
+                          private_key_size):
+    """One cert-manager Certificate per ingress host, whichever Gateway API serves it."""
     objects = []
     for host in hosts:
         objects.append({
@@ -279,6 +279,14 @@ def gateway_certs_objects(namespace, hosts, default_issuer, duration, renew_befo
                 "issuerRef": _issuer_ref(host.get("issuer", default_issuer)),
             },
         })
+    return objects
+
+
+def gateway_certs_objects(namespace, hosts, default_issuer, duration, renew_before, private_key_algorithm,
+                          private_key_size, gateway_name, gateway_selector, https_redirect):
+    """One Certificate per ingress host and the Istio (networking.istio.io) Gateway that serves them."""
+    objects = _gateway_certificates(namespace, hosts, default_issuer, duration, renew_before,
+                                    private_key_algorithm, private_key_size)
     servers = [{
         "port": {"number": 443, "name": "https-%s" % host["name"], "protocol": "HTTPS"},
         "hosts": host["dns_names"],
@@ -297,6 +305,141 @@ def gateway_certs_objects(namespace, hosts, default_issuer, duration, renew_befo
         "spec": {"selector": gateway_selector, "servers": servers},
     })
     return objects
+
+
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_VERSION = GATEWAY_API_GROUP + "/v1"
+
+
+def _listener_name(host, index, count):
+    # Listener names are SectionNames (DNS labels); one listener per hostname, as the spec has
+    # a single hostname per listener. A host name may hold dots, a SectionName may not.
+    name = "https-%s" % host["name"].replace(".", "-")
+    return name if count == 1 else "%s-%d" % (name, index)
+
+
+def gateway_api_objects(namespace, gateway_namespace, hosts, default_issuer, duration, renew_before,
+                        private_key_algorithm, private_key_size, gateway_name, gateway_class, allowed_routes,
+                        https_redirect):
+    """The Certificates, a Kubernetes Gateway API Gateway serving them, and what it needs.
+
+    The Certificates stay explicit (not cert-manager's ``cert-manager.io/issuer`` annotation on
+    the Gateway): the annotation needs cert-manager's gateway-shim, off by default
+    (``config.enableGatewayAPI``), derives one Certificate per listener with none of the
+    lifetime, key and per-host issuer settings, and would make the same hosts behave
+    differently under ``gateway_certs_api: istio``. The Secrets live in ``namespace``; when the
+    Gateway sits in another one, a ReferenceGrant there allows exactly those Secrets to it.
+    """
+    objects = _gateway_certificates(namespace, hosts, default_issuer, duration, renew_before,
+                                    private_key_algorithm, private_key_size)
+    cross_namespace = gateway_namespace != namespace
+    listeners = []
+    for host in hosts:
+        dns_names = list(host["dns_names"])
+        certificate_ref = {"group": "", "kind": "Secret", "name": _gateway_secret_name(host)}
+        if cross_namespace:
+            certificate_ref["namespace"] = namespace
+        for index, dns_name in enumerate(dns_names):
+            listeners.append({
+                "name": _listener_name(host, index, len(dns_names)),
+                "hostname": dns_name,
+                "port": 443,
+                "protocol": "HTTPS",
+                "tls": {"mode": "Terminate", "certificateRefs": [dict(certificate_ref)]},
+                "allowedRoutes": {"namespaces": {"from": allowed_routes}},
+            })
+    if https_redirect:
+        listeners.append({
+            "name": "http",
+            "port": 80,
+            "protocol": "HTTP",
+            "allowedRoutes": {"namespaces": {"from": "Same"}},
+        })
+    if cross_namespace:
+        objects.append({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": gateway_namespace, "labels": _labels()},
+        })
+    objects.append({
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "Gateway",
+        "metadata": {"name": gateway_name, "namespace": gateway_namespace, "labels": _labels()},
+        "spec": {"gatewayClassName": gateway_class, "listeners": listeners},
+    })
+    if https_redirect:
+        # Gateway API has no httpsRedirect flag: an HTTPRoute on the plain listener redirects.
+        objects.append({
+            "apiVersion": GATEWAY_API_VERSION,
+            "kind": "HTTPRoute",
+            "metadata": {"name": "%s-https-redirect" % gateway_name, "namespace": gateway_namespace,
+                         "labels": _labels()},
+            "spec": {
+                "parentRefs": [{"group": GATEWAY_API_GROUP, "kind": "Gateway", "name": gateway_name,
+                                "sectionName": "http"}],
+                "hostnames": _unique(_flatten(host["dns_names"] for host in hosts)),
+                "rules": [{"filters": [{
+                    "type": "RequestRedirect",
+                    "requestRedirect": {"scheme": "https", "statusCode": 301},
+                }]}],
+            },
+        })
+    if cross_namespace:
+        objects.append({
+            "apiVersion": GATEWAY_API_VERSION,
+            "kind": "ReferenceGrant",
+            "metadata": {"name": "%s-%s-tls" % (gateway_namespace, gateway_name), "namespace": namespace,
+                         "labels": _labels()},
+            "spec": {
+                "from": [{"group": GATEWAY_API_GROUP, "kind": "Gateway", "namespace": gateway_namespace}],
+                "to": [{"group": "", "kind": "Secret", "name": name}
+                       for name in _unique(_gateway_secret_name(host) for host in hosts)],
+            },
+        })
+    return objects
+
+
+# trust_manager --------------------------------------------------------------------------------
+
+TRUST_BUNDLE_API_VERSION = "trust.cert-manager.io/v1alpha1"
+
+
+def trust_manager_values(trust_namespace, install_crds):
+    """Helm values of the trust-manager chart."""
+    return {
+        # Keep the Bundle CRD on uninstall: deleting it deletes the mesh trust bundle everywhere.
+        "crds": {"enabled": bool(install_crds), "keep": True},
+        # The mesh trusts its own roots only: no public CA package in the bundle.
+        "defaultPackage": {"enabled": False},
+        "app": {"trust": {"namespace": trust_namespace}},
+    }
+
+
+def trust_manager_objects(bundle_name, trusted_root_pems, target_key):
+    """The cluster-scoped Bundle publishing the mesh roots as a ConfigMap in every namespace.
+
+    One inLine source per root, in the order given (current root first): during a root
+    rotation the bundle carries old and new root, after retire only the new one. The roots are
+    inline rather than read from the pinned root Secret so that the Bundle itself says what is
+    trusted, and verify can compare it with the rotation state.
+    """
+    return [{
+        "apiVersion": TRUST_BUNDLE_API_VERSION,
+        "kind": "Bundle",
+        "metadata": {"name": bundle_name, "labels": _labels()},
+        "spec": {
+            "sources": [{"inLine": _pem_with_newline(pem.strip())} for pem in _unique(trusted_root_pems)],
+            "target": {"configMap": {"key": target_key}},
+        },
+    }]
+
+
+def istio_csr_trust_bundle_values(bundle_name, target_key, root_ca_mount_path):
+    """istio-csr values that pin its root to the trust-manager Bundle's ConfigMap (not the Secret)."""
+    return {
+        "app": {"tls": {"rootCAFile": "%s/%s" % (root_ca_mount_path, target_key)}},
+        "volumes": [{"name": "root-ca", "configMap": {"name": bundle_name}}],
+    }
 
 
 # mesh_policy ----------------------------------------------------------------------------------
@@ -415,12 +558,14 @@ def vault_pki_objects(service_account, cert_manager_namespace, cert_manager_serv
 
 
 OBJECT_BUILDERS = {
+    "gateway_api": gateway_api_objects,
     "gateway_certs": gateway_certs_objects,
     "istio_csr": istio_csr_objects,
     "mesh_ca": mesh_ca_objects,
     "mesh_ca_secret": mesh_ca_secret_objects,
     "ambient_namespaces": ambient_namespace_objects,
     "mesh_policy": mesh_policy_objects,
+    "trust_manager": trust_manager_objects,
     "vault_pki": vault_pki_objects,
 }
 
@@ -432,4 +577,6 @@ VALUES_BUILDERS = {
     "istio_cni": istio_cni_values,
     "ztunnel": ztunnel_values,
     "istio_csr_ambient": istio_csr_ambient_values,
+    "istio_csr_trust_bundle": istio_csr_trust_bundle_values,
+    "trust_manager": trust_manager_values,
 }

@@ -44,6 +44,8 @@ VARIABLE_RULES = {
     "istio_ingress_gateway_namespace": "dns1123_label",
     "gateway_certs_namespace": "dns1123_label",
     "gateway_certs_gateway_name": "dns1123_subdomain",
+    "gateway_certs_gateway_namespace": "dns1123_label",
+    "gateway_certs_gateway_class": "dns1123_subdomain",
     "gateway_certs_duration": "go_duration",
     "gateway_certs_renew_before": "go_duration",
     "preflight_certificate_namespace": "dns1123_label",

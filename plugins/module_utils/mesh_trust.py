@@ -23,7 +23,7 @@ from ansible_collections.certmesh.istio.plugins.module_utils import kube
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
 
 CHECKS = ("issuer_ready", "istio_csr_serving", "istiod_external_ca", "certificate_chains",
-          "gateway_credentials", "root_configmaps", "strict_mtls")
+          "gateway_credentials", "root_configmaps", "strict_mtls", "trust_bundle")
 MESH_CHECKS = ("one_trust_domain", "one_root")
 ROOT_KEY = "root-cert.pem"
 DEFAULT_SETTINGS = {
@@ -36,7 +36,11 @@ DEFAULT_SETTINGS = {
     "label_selector": "app.kubernetes.io/managed-by=certmesh.istio",
     "strict_mtls": True,
     "events": False,
+    # Name of the trust-manager Bundle publishing the mesh roots (None: trust-manager is off).
+    "trust_bundle_name": None,
+    "trust_bundle_key": "ca.pem",
 }
+TRUST_BUNDLE_API_VERSION = "trust.cert-manager.io/v1alpha1"
 
 
 def result(cluster, check, ok, obj=None, message="", cause="", details=None):
@@ -128,7 +132,8 @@ def snapshot(client, settings):
         "root_configmaps": [c for c in _safe_list(client, "ConfigMap", "v1")
                             if (c.get("metadata") or {}).get("name") == kube.ROOT_CONFIGMAP],
         "peer_authentications": _safe_list(client, "PeerAuthentication", "security.istio.io/v1", istio_ns),
-        "gateways": _safe_list(client, "Gateway", "networking.istio.io/v1"),
+        "gateways": (_safe_list(client, "Gateway", "networking.istio.io/v1")
+                     + _safe_list(client, "Gateway", GATEWAY_API_VERSION)),
         "secrets": {},
         "events": [],
     }
@@ -138,16 +143,26 @@ def snapshot(client, settings):
             key = "%s/%s" % (meta.get("namespace"), spec["secretName"])
             snap["secrets"][key] = kube.get_object(client, "Secret", "v1", meta.get("namespace"), spec["secretName"])
     for gateway in snap["gateways"]:
-        namespace = (gateway.get("metadata") or {}).get("namespace")
-        for name in _credential_names(gateway):
+        for namespace, name in _credential_names(gateway):
             key = "%s/%s" % (namespace, name)
             if key not in snap["secrets"]:
                 snap["secrets"][key] = kube.get_object(client, "Secret", "v1", namespace, name)
+    if settings["trust_bundle_name"]:
+        snap.update(trust_bundle_snapshot(client, settings))
     if settings["events"]:
         snap["events"] = [e for e in _safe_list(client, "Event", "v1")
                           if (e.get("type") == "Warning" or (e.get("involvedObject") or {}).get("kind") in (
                               "Certificate", "CertificateRequest", "Issuer", "ClusterIssuer"))]
     return snap
+
+
+def trust_bundle_snapshot(client, settings):
+    """The trust-manager Bundle and the ConfigMap it writes where istio-csr reads its root."""
+    name = settings["trust_bundle_name"]
+    return {
+        "trust_bundle": kube.get_object(client, "Bundle", TRUST_BUNDLE_API_VERSION, None, name),
+        "trust_bundle_configmap": kube.get_object(client, "ConfigMap", "v1", settings["cert_manager_namespace"], name),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,15 +293,44 @@ def check_certificates(cluster, snap, store, trust_domain, at=None):
     return out
 
 
-def _credentials(gateway):
-    """``{credentialName: [hosts]}`` of a Gateway's TLS servers (hosts without namespace prefix)."""
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+
+
+def _istio_credentials(gateway):
+    """``{(namespace, credentialName): [hosts]}`` of an Istio Gateway's TLS servers (the Secret
+    sits beside the Gateway; hosts without namespace prefix)."""
     found = {}
+    namespace = (gateway.get("metadata") or {}).get("namespace")
     for server in (gateway.get("spec") or {}).get("servers") or []:
         name = (server.get("tls") or {}).get("credentialName")
         if name:
-            hosts = found.setdefault(name, [])
+            hosts = found.setdefault((namespace, name), [])
             hosts += [h.split("/", 1)[-1] for h in server.get("hosts") or [] if "*" not in h.split("/", 1)[-1]]
     return found
+
+
+def _gateway_api_credentials(gateway):
+    """``{(namespace, Secret name): [hostnames]}`` of a Gateway API Gateway's TLS listeners.
+
+    A certificateRef may name a Secret in another namespace (allowed by a ReferenceGrant there);
+    references to other kinds than core Secrets are not ours to check."""
+    found = {}
+    namespace = (gateway.get("metadata") or {}).get("namespace")
+    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+        for ref in (listener.get("tls") or {}).get("certificateRefs") or []:
+            if ref.get("group", "") != "" or ref.get("kind", "Secret") != "Secret" or not ref.get("name"):
+                continue
+            hosts = found.setdefault((ref.get("namespace") or namespace, ref["name"]), [])
+            hostname = listener.get("hostname")
+            if hostname and "*" not in hostname and hostname not in hosts:
+                hosts.append(hostname)
+    return found
+
+
+def _credentials(gateway):
+    if gateway.get("apiVersion") == GATEWAY_API_VERSION:
+        return _gateway_api_credentials(gateway)
+    return _istio_credentials(gateway)
 
 
 def _credential_names(gateway):
@@ -298,16 +342,17 @@ def check_gateway_credentials(cluster, snap, store, at=None):
     out = []
     for gateway in snap.get("gateways") or []:
         meta = gateway.get("metadata") or {}
-        namespace = meta.get("namespace")
-        where = "Gateway %s/%s" % (namespace, meta.get("name"))
-        for name, hosts in sorted(_credentials(gateway).items()):
+        where = "Gateway %s/%s" % (meta.get("namespace"), meta.get("name"))
+        field = "certificateRef" if gateway.get("apiVersion") == GATEWAY_API_VERSION else "credentialName"
+        for (namespace, name), hosts in sorted(_credentials(gateway).items()):
             obj = _name("Secret", namespace, name)
             secret = (snap.get("secrets") or {}).get("%s/%s" % (namespace, name))
             if secret is None:
                 out.append(result(cluster, "gateway_credentials", False, obj,
-                                  "%s: credentialName %s has no Secret in %s" % (where, name, namespace),
+                                  "%s: %s %s has no Secret in %s" % (where, field, name, namespace),
                                   "the gateway certificate was never issued, or its Certificate writes another "
-                                  "secretName or namespace (it must sit in the gateway's namespace)"))
+                                  "secretName or namespace (it must sit in the gateway's namespace, or in the one "
+                                  "its certificateRef names)"))
                 continue
             pem = _decode((secret.get("data") or {}).get("tls.crt"))
             checked = chain.check(pem, store, purpose="gateway", dns_names=hosts or None,
@@ -383,6 +428,55 @@ def check_root_configmaps(cluster, snap, expected):
     return out
 
 
+def _root_set_problem(found, expected):
+    missing = [f for f in expected if f not in found]
+    unexpected = [f for f in found if f not in expected]
+    parts = []
+    if missing:
+        parts.append("missing root(s) %s" % ", ".join(missing))
+    if unexpected:
+        parts.append("unexpected certificate(s) %s" % ", ".join(unexpected))
+    return "; ".join(parts)
+
+
+def check_trust_bundle(cluster, snap, expected, settings):
+    """The trust-manager Bundle lists exactly the trusted roots (the rotation state's, during a
+    rotation), and its ConfigMap beside istio-csr carries the same: that is the root istio-csr pins."""
+    settings = settings_with_defaults(settings)
+    name = settings["trust_bundle_name"]
+    if not name:
+        return []
+    obj = _name("Bundle", None, name)
+    bundle = snap.get("trust_bundle")
+    if bundle is None:
+        return [result(cluster, "trust_bundle", False, obj, "%s does not exist" % obj,
+                       "trust-manager is on (certmesh_trust_manager_enabled) but the Bundle was never applied, or "
+                       "the trust-manager CRD is missing: run playbooks/site.yml --tags trust_manager")]
+    published = []
+    for source in (bundle.get("spec") or {}).get("sources") or []:
+        published += fingerprints(source.get("inLine") or "", "Bundle %s" % name)
+    problem_text = _root_set_problem(published, expected)
+    if problem_text:
+        return [result(cluster, "trust_bundle", False, obj, "%s: %s" % (obj, problem_text),
+                       "the Bundle publishes other roots than the mesh trusts at this point (of a rotation): "
+                       "re-run the rotation phase, or playbooks/site.yml --tags trust_manager",
+                       {"published": published, "expected": list(expected)})]
+    key = settings["trust_bundle_key"]
+    target = _name("ConfigMap", settings["cert_manager_namespace"], name)
+    configmap = snap.get("trust_bundle_configmap")
+    if configmap is None:
+        return [result(cluster, "trust_bundle", False, target, "%s is missing" % target,
+                       "trust-manager has not written the Bundle's ConfigMap yet (is trust-manager running?); "
+                       "istio-csr cannot read its pinned root without it")]
+    written = fingerprints((configmap.get("data") or {}).get(key) or "", "ConfigMap %s" % name)
+    problem_text = _root_set_problem(written, expected)
+    if problem_text:
+        return [result(cluster, "trust_bundle", False, target, "%s key %s: %s" % (target, key, problem_text),
+                       "trust-manager has not synced the Bundle yet, or the ConfigMap was edited by hand",
+                       {"written": written, "expected": list(expected)})]
+    return [result(cluster, "trust_bundle", True, obj, "%s and %s carry the trusted root(s)" % (obj, target))]
+
+
 def check_strict_mtls(cluster, snap, settings):
     istio_ns = settings["istio_namespace"]
     if not settings["strict_mtls"]:
@@ -426,6 +520,7 @@ def cluster_checks(cluster, snap, store, expected_roots, trust_domain, settings,
     out.extend(check_gateway_credentials(cluster, snap, store, at))
     out.extend(check_root_configmaps(cluster, snap, expected_roots))
     out.append(check_strict_mtls(cluster, snap, settings))
+    out.extend(check_trust_bundle(cluster, snap, expected_roots, settings))
     return out
 
 

@@ -246,3 +246,64 @@ def ambient_mesh_problems(values_by_host):
                          % (name, "; ".join("%s: %s" % (", ".join(hosts), value) for value, hosts in sorted(by_value.items())),
                             ", ".join(ambient_hosts), name))
     return found
+
+
+# Gateway API --------------------------------------------------------------------------------
+# Istio 1.30 needs Gateway API v1.5: with older CRDs, TLSRoute v1 and ReferenceGrant v1 are not
+# served and Istio silently ignores what uses them. The release of installed CRDs is in their
+# ``gateway.networking.k8s.io/bundle-version`` annotation (``v1.5.1``).
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_BUNDLE_VERSION = GATEWAY_API_GROUP + "/bundle-version"
+GATEWAY_API_MINIMUM_VERSION = (1, 5)
+GATEWAY_API_REQUIRED_CRDS = ("gatewayclasses", "gateways", "httproutes", "referencegrants")
+GATEWAY_API_UPGRADE = (
+    "install the standard channel of Gateway API v1.5 or later (kubectl apply --server-side -f "
+    "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml), "
+    "or set gateway_certs_gateway_api_crds_install=true with gateway_certs_gateway_api_crds_dir "
+    "pointing at the release's standard-channel CRD files")
+
+
+def gateway_api_version(text):
+    """``(major, minor, patch)`` of a bundle version (``v1.5.1``, ``v1.5.0-rc.1``), or None."""
+    if not isinstance(text, str) or not text.startswith("v"):
+        return None
+    numbers = text[1:].split("-", 1)[0].split(".")
+    if len(numbers) != 3 or not all(n.isdigit() for n in numbers):
+        return None
+    return tuple(int(n) for n in numbers)
+
+
+def check_gateway_api_crds(crds, source="the cluster"):
+    """Problems with the Gateway API CRDs found in ``source`` (the cluster, or supplied files).
+
+    ``crds``: CustomResourceDefinition dicts (others are ignored). Codes:
+    ``gateway_api_crds_missing``, ``gateway_api_crds_too_old``.
+    """
+    found = []
+    by_name = {}
+    for crd in crds or []:
+        if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        by_name[(crd.get("metadata") or {}).get("name")] = crd
+    missing = ["%s.%s" % (plural, GATEWAY_API_GROUP) for plural in GATEWAY_API_REQUIRED_CRDS
+               if "%s.%s" % (plural, GATEWAY_API_GROUP) not in by_name]
+    if missing:
+        found.append(problem(
+            "gateway_api_crds_missing",
+            "gateway_certs_api is gateway-api, but %s has no %s: %s"
+            % (source, ", ".join(missing), GATEWAY_API_UPGRADE),
+            "CustomResourceDefinition %s" % missing[0]))
+    minimum = ".".join(str(n) for n in GATEWAY_API_MINIMUM_VERSION)
+    for name in sorted(n for n in by_name if n and n.endswith("." + GATEWAY_API_GROUP)):
+        annotations = (by_name[name].get("metadata") or {}).get("annotations") or {}
+        version_text = annotations.get(GATEWAY_API_BUNDLE_VERSION)
+        version = gateway_api_version(version_text)
+        if version is not None and version[:2] >= GATEWAY_API_MINIMUM_VERSION:
+            continue
+        found_text = "version %s" % version_text if version_text else "no %s annotation" % GATEWAY_API_BUNDLE_VERSION
+        found.append(problem(
+            "gateway_api_crds_too_old",
+            "CustomResourceDefinition %s in %s is Gateway API %s; Istio 1.30 needs v%s or later "
+            "(older CRDs hide TLSRoute and ReferenceGrant): %s" % (name, source, found_text, minimum, GATEWAY_API_UPGRADE),
+            "CustomResourceDefinition %s" % name))
+    return found

@@ -17,7 +17,8 @@ description:
     its Service with its pinned root Secret; istiod sends proxies to istio-csr and runs no CA of
     its own (no C(istio-ca-secret)); every managed cert-manager C(Certificate)'s Secret chains to
     O(roots) (workload, gateway and CA rules of M(certmesh.istio.chain_verify)); every
-    Gateway's C(credentialName) Secret exists and serves a valid certificate; the
+    Istio Gateway's C(credentialName) Secret and every Gateway API Gateway's C(certificateRefs)
+    Secret exists and serves a valid certificate for its hosts; the
     C(istio-ca-root-cert) ConfigMap of every namespace carries exactly O(roots); a mesh-wide
     STRICT C(PeerAuthentication) exists where required.
   - Across clusters - one trust domain and one published root set.
@@ -102,7 +103,7 @@ options:
     type: list
     elements: str
     choices: [issuer_ready, istio_csr_serving, istiod_external_ca, certificate_chains, gateway_credentials, root_configmaps,
-              strict_mtls, ztunnel_ready, ambient_namespaces,
+              strict_mtls, ztunnel_ready, ambient_namespaces, trust_bundle,
               one_trust_domain, one_root]
   issuer:
     description: The mesh issuer (name, kind, group).
@@ -124,6 +125,16 @@ options:
     description: Secret holding the root istio-csr pins.
     type: str
     default: istio-root-ca
+  trust_bundle_name:
+    description:
+      - Name of the trust-manager C(Bundle) that publishes the mesh roots (roles/trust_manager).
+        When set, the C(trust_bundle) check requires that Bundle to list exactly O(roots) and its
+        ConfigMap in O(cert_manager_namespace) (what istio-csr pins) to carry the same.
+    type: str
+  trust_bundle_key:
+    description: Key of the roots in the Bundle's ConfigMap.
+    type: str
+    default: ca.pem
   label_selector:
     description: Label selector of the Certificates to check.
     type: str
@@ -277,6 +288,8 @@ def argument_spec():
         istio_namespace=dict(type="str", default="istio-system"),
         istio_csr_name=dict(type="str", default="cert-manager-istio-csr"),
         root_ca_secret_name=dict(type="str", default="istio-root-ca"),
+        trust_bundle_name=dict(type="str"),
+        trust_bundle_key=dict(type="str", default="ca.pem", no_log=False),
         label_selector=dict(type="str", default="app.kubernetes.io/managed-by=certmesh.istio"),
         events=dict(type="bool", default=False),
         renew=dict(type="bool", default=False),
@@ -293,7 +306,8 @@ def argument_spec():
 def run_once(module, store, expected, renewed):
     params = module.params
     settings = dict((key, params[key]) for key in ("issuer", "cert_manager_namespace", "istio_namespace", "istio_csr_name",
-                                                   "root_ca_secret_name", "label_selector", "events"))
+                                                   "root_ca_secret_name", "label_selector", "events",
+                                                   "trust_bundle_name", "trust_bundle_key"))
     results, summaries, events = [], [], {}
     for cluster in params["clusters"]:
         name = cluster["name"]

@@ -18,8 +18,8 @@ Commands, with the flags ``kubernetes.core.helm``, ``helm_info`` and ``helm_repo
 
 Like Helm 3 it:
 
-* knows the charts ``cert-manager`` and ``cert-manager-istio-csr`` (repository
-  https://charts.jetstack.io, versions v1.21.1 and v0.17.0) and ``base``, ``istiod``,
+* knows the charts ``cert-manager``, ``cert-manager-istio-csr`` and ``trust-manager`` (repository
+  https://charts.jetstack.io, versions v1.21.1, v0.17.0 and v0.24.0) and ``base``, ``istiod``,
   ``cni``, ``ztunnel``, ``gateway`` (https://istio-release.storage.googleapis.com/charts, 1.30.3), by
   ``repo/chart``, ``--repo URL chart`` or ``oci://.../chart``; any other chart or version fails
   with Helm's "not found" error;
@@ -50,6 +50,9 @@ What a chart "renders" is a small, fixed set of objects - the ones later steps w
   the default), ServiceAccount, and with ``app.tls.istiodCertificateEnable`` the
   Certificate ``istiod`` in ``app.certmanager.namespace``; the Deployment args carry the
   issuer and ``--root-ca-file`` so the CA stand-in publishes ``istio-ca-root-cert``;
+* trust-manager: with ``crds.enabled`` (the default) the upstream Bundle CRD; Deployment,
+  Service (webhook) and ServiceAccount ``trust-manager``, the Deployment args carrying
+  ``--trust-namespace`` from ``app.trust.namespace``;
 * base: the upstream Istio CRDs; istiod: Deployment ``istiod`` (``istiod-<revision>``), its
   Service and ServiceAccount, ConfigMap ``istio`` whose ``mesh`` key is ``meshConfig`` from the
   values (YAML), env from ``pilot.env`` and ``CA_ADDRESS`` from ``global.caAddress``;
@@ -87,6 +90,8 @@ CHARTS = {
                      "description": "A Helm chart for cert-manager"},
     "cert-manager-istio-csr": {"repo": JETSTACK, "version": "v0.17.0", "upstream": "istio-csr",
                                "description": "istio-csr enables the use of cert-manager for issuing certificates in Istio service meshes"},
+    "trust-manager": {"repo": JETSTACK, "version": "v0.24.0", "upstream": "trust-manager",
+                      "description": "trust-manager is the easiest way to manage TLS trust bundles in Kubernetes and OpenShift clusters"},
     "base": {"repo": ISTIO, "version": "1.30.3", "upstream": None, "description": "Helm chart for deploying Istio cluster resources and CRDs"},
     "istiod": {"repo": ISTIO, "version": "1.30.3", "upstream": None, "description": "Helm chart for istio control plane"},
     "cni": {"repo": ISTIO, "version": "1.30.3", "upstream": None,
@@ -594,6 +599,16 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
                          "issuerRef": {"name": issuer.get("name", "istio-ca"), "kind": issuer.get("kind", "Issuer"),
                                        "group": issuer.get("group", "cert-manager.io")}},
             })
+    elif chart == "trust-manager":
+        crds = values.get("crds") or {}
+        if crds.get("enabled", True):
+            objects += _crds("trust-manager", release, crds.get("keep", True))
+        name = values.get("nameOverride") or "trust-manager"
+        trust_ns = ((values.get("app") or {}).get("trust") or {}).get("namespace") or "cert-manager"
+        objects.append(_service_account(name, namespace, release))
+        objects.append(_deployment(name, namespace, release, _image(values, "quay.io/jetstack/trust-manager", version),
+                                   values.get("replicaCount", 1), ["--trust-namespace=%s" % trust_ns], ports=[6443]))
+        objects.append(_service(name, namespace, release, [("webhook", 443, 6443)]))
     elif chart == "base":
         objects += _crds("istio", release, False)
     elif chart == "istiod":

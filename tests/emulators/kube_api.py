@@ -1649,8 +1649,10 @@ def main(argv=None):
     parser.add_argument("--state-dir", help="keep objects in <dir>/state.json across restarts; url and pid go there too")
     parser.add_argument("--plain-http", action="store_true", help="serve HTTP instead of HTTPS")
     parser.add_argument("--no-upstream-crds", action="store_true", help="start without the cert-manager and Istio CRDs")
+    parser.add_argument("--upstream-crds", action="append", default=[], metavar="PROJECT",
+                        help="also serve the CRDs of this upstream folder (gateway-api, trust-manager; repeatable)")
     parser.add_argument("--no-cert-manager-ca", action="store_true",
-                        help="do not run the cert-manager CA issuer and istio-csr trust stand-ins")
+                        help="do not run the cert-manager CA issuer, istio-csr trust and trust-manager stand-ins")
     args = parser.parse_args(argv)
 
     if args.state_dir:  # the url file doubles as the readiness signal: never leave a stale one
@@ -1659,12 +1661,16 @@ def main(argv=None):
     if not args.no_cert_manager_ca:
         from tests.emulators.cert_manager_ca import CertManagerCAStandIn  # pylint: disable=import-outside-toplevel
         controllers.append(CertManagerCAStandIn())
+        from tests.emulators.trust_manager import TrustManagerStandIn  # pylint: disable=import-outside-toplevel
+        controllers.append(TrustManagerStandIn())  # idle until a trust-manager Deployment exists
     tokens = {args.token: "admin"} if args.token else None
     emulator = KubeAPIEmulator(args.host, args.port, tls=not args.plain_http, tokens=tokens,
                                controllers=controllers, state_dir=args.state_dir)
     if not args.no_upstream_crds and emulator.get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
                                                   "certificates.cert-manager.io") is None:
         emulator.apply_crds()
+    if args.upstream_crds:
+        emulator.apply_crds(upstream_crds(tuple(args.upstream_crds)))
     emulator.start()
     if args.kubeconfig:
         emulator.write_kubeconfig(args.kubeconfig, cluster=args.cluster, context=args.context)

@@ -61,3 +61,25 @@ def test_an_inline_kubeconfig_stays_masked(capsys, tmp_path):
               "users": [{"name": "u", "user": {"token": "very-secret-token-value"}}]}
     result = run_module(capsys, clusters=[{"name": "east", "kubeconfig": inline}], roots=str(root), fail=False)
     assert "very-secret-token-value" not in json.dumps(result)
+
+
+def test_trust_bundle_name_reaches_the_snapshot_and_a_missing_bundle_fails_the_trust_bundle_check(capsys, tmp_path, monkeypatch):
+    from ansible_collections.certmesh.istio.plugins.module_utils import kube, mesh_trust
+    from tests.support.pki_factory import make_root
+
+    root = tmp_path / "root.pem"
+    root.write_text(make_root().pem)
+    seen = {}
+
+    def snapshot(client, settings):
+        seen.update(settings)
+        return {"trust_bundle": None}
+
+    monkeypatch.setattr(kube, "api_client", lambda auth: object())
+    monkeypatch.setattr(mesh_trust, "snapshot", snapshot)
+    # An api_key of one letter would be masked (no_log) inside every message.
+    result = run_module(capsys, clusters=[{"name": "east", "host": "https://127.0.0.1:9", "api_key": "unused-token-0"}],
+                        roots=str(root), trust_bundle_name="istio-mesh-roots", checks=["trust_bundle"], fail=False)
+    assert seen["trust_bundle_name"] == "istio-mesh-roots" and seen["trust_bundle_key"] == "ca.pem"
+    (failure,) = result["failures"]
+    assert failure.startswith("cluster east: Bundle istio-mesh-roots does not exist (likely cause: trust-manager is on")

@@ -1,0 +1,63 @@
+"""site.yml renders Gateway API gateways and the trust-manager Bundle: every object validates
+against the upstream CRDs, the charts' values against their schemas, and a second run changes nothing."""
+
+import pytest
+import yaml
+
+from tests.integration.render.test_site_render import BUILTIN_KINDS, _objects, helm_values_errors
+from tests.support.playbook import recap, run_playbook
+from tests.support.upstream import crd_validator, known_custom_kinds
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gateway_api_trust_manager_render")]
+
+EXTRA_VARS = {"gateway_certs_api": "gateway-api", "gateway_certs_gateway_namespace": "ingress",
+              "certmesh_trust_manager_enabled": True}
+CHARTS_WITH_SCHEMA = {"cert-manager": "cert-manager", "cert-manager-istio-csr": "istio-csr", "trust-manager": "trust-manager"}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gwtrust")
+    extra = dict(EXTRA_VARS, certmesh_output_dir=str(tmp / "out"))
+    first = run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    second = run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    return {"cluster": tmp / "out" / "local" / "cluster1", "first": first, "second": second}
+
+
+def test_a_second_render_with_gateway_api_and_trust_manager_changes_nothing(rendered):
+    assert recap(rendered["second"].stdout)["cluster1"]["changed"] == 0
+
+
+def test_the_gateway_api_objects_and_the_bundle_are_rendered_and_validate_against_the_upstream_crds(rendered):
+    kinds = set()
+    for path, obj in _objects(rendered["cluster"]):
+        key = (obj["apiVersion"], obj["kind"])
+        kinds.add(key)
+        if key in BUILTIN_KINDS:
+            continue
+        assert key in known_custom_kinds(), "%s: no upstream CRD defines %s" % (path, key)
+        assert crd_validator(*key).errors(obj) == [], path
+    assert {("gateway.networking.k8s.io/v1", "Gateway"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+            ("gateway.networking.k8s.io/v1", "ReferenceGrant"), ("trust.cert-manager.io/v1alpha1", "Bundle")} <= kinds
+    assert ("networking.istio.io/v1", "Gateway") not in kinds
+
+
+def test_the_trust_manager_and_istio_csr_values_validate_against_their_chart_schemas(rendered):
+    checked = set()
+    for release_file in rendered["cluster"].glob("*/helm-*.release.yaml"):
+        release = yaml.safe_load(release_file.read_text())
+        if release["chart"] in CHARTS_WITH_SCHEMA:
+            values = yaml.safe_load((release_file.parent / release["values_file"]).read_text())
+            assert helm_values_errors(CHARTS_WITH_SCHEMA[release["chart"]], values) == [], release_file
+            checked.add(release["chart"])
+    assert checked == set(CHARTS_WITH_SCHEMA)
+
+
+def test_istio_csr_pins_its_root_to_the_bundle_configmap(rendered):
+    values = yaml.safe_load((rendered["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml").read_text())
+    assert values["volumes"] == [{"name": "root-ca", "configMap": {"name": "istio-mesh-roots"}}]
+    bundle = yaml.safe_load((rendered["cluster"] / "trust_bundle" / "bundle.istio-mesh-roots.yaml").read_text())
+    root = rendered["cluster"].parent / "mesh-root" / "root-ca.crt"
+    assert [source["inLine"].strip() for source in bundle["spec"]["sources"]] == [root.read_text().strip()]
