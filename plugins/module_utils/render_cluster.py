@@ -24,10 +24,15 @@ try:
 except ImportError:  # the module reports missing_required_lib("PyYAML")
     yaml = None
 
-CLUSTER_GITIGNORE = "# Key material: never commit (see INDEX.md and docs/render-mode.md).\n/%s/\n/%s/\n" % (
-    render.PKI_DIR, render.SECRETS_DIR)
-TOP_GITIGNORE = ("# Key material: never commit (see INDEX.md and docs/render-mode.md).\n/mesh-root/\n/*/%s/\n/*/%s/\n"
-                 % (render.PKI_DIR, render.SECRETS_DIR))
+# pki-*/: the rotation role's next CA (pki-next/) holds a key too.
+CLUSTER_GITIGNORE = "# Key material: never commit (see INDEX.md and docs/render-mode.md).\n/%s/\n/%s-*/\n/%s/\n" % (
+    render.PKI_DIR, render.PKI_DIR, render.SECRETS_DIR)
+TOP_GITIGNORE = ("# Key material: never commit (see INDEX.md and docs/render-mode.md).\n/mesh-root/\n/*/%s/\n/*/%s-*/\n/*/%s/\n"
+                 % (render.PKI_DIR, render.PKI_DIR, render.SECRETS_DIR))
+
+
+def _not_for_git(name):
+    return name in render.NOT_FOR_GIT or name.startswith(render.PKI_DIR + "-")
 
 
 def _load(path):
@@ -50,7 +55,7 @@ def _is_dir(render_dir, folder):
 def components(render_dir):
     """Component folders of the cluster, in install order."""
     names = [n for n in os.listdir(render_dir) if not n.startswith(".") and n not in render.LAYER_DIRS
-             and render.component_problem(n) is None and _is_dir(render_dir, n)]
+             and not _not_for_git(n) and render.component_problem(n) is None and _is_dir(render_dir, n)]
     return gitops.ordered_components(names)
 
 
@@ -227,7 +232,7 @@ def build_index(render_dir, engine):
               "Apply these with apply mode (`ansible-playbook playbooks/site.yml --tags pki,mesh_ca "
               "-e certmesh_mode=apply -e manifest_sink_secrets_only=true` with a kubeconfig): see docs/render-mode.md.",
               ""]
-    for folder in render.NOT_FOR_GIT:
+    for folder in sorted(n for n in os.listdir(render_dir) if _not_for_git(n)):
         path = os.path.join(render_dir, folder)
         if not _is_dir(render_dir, folder):
             continue

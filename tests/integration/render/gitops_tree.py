@@ -21,8 +21,8 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]{64,}")
 
 def git_part(cluster_dir):
     """Every file of the cluster folder a user commits: all but pki/ and secrets/."""
-    return sorted(p for p in cluster_dir.rglob("*")
-                  if p.is_file() and p.relative_to(cluster_dir).parts[0] not in NOT_FOR_GIT)
+    return sorted(p for p in cluster_dir.rglob("*") if p.is_file() and p.relative_to(cluster_dir).parts[0] not in NOT_FOR_GIT
+                  and not p.relative_to(cluster_dir).parts[0].startswith("pki-"))
 
 
 def _is_private_key_der(blob):

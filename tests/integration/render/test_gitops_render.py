@@ -57,7 +57,7 @@ def test_the_git_part_of_the_engine_render_holds_no_private_key(engine_render):
 
 def test_the_not_for_git_part_is_named_by_the_gitignore_and_the_index(engine_render):
     cluster = engine_render["cluster"]
-    assert (cluster / ".gitignore").read_text().splitlines()[1:] == ["/pki/", "/secrets/"]
+    assert (cluster / ".gitignore").read_text().splitlines()[1:] == ["/pki/", "/pki-*/", "/secrets/"]
     index = (cluster / "INDEX.md").read_text()
     assert "`secrets/mesh_ca/cert-manager.secret.istio-ca-key-pair.yaml`: key-bearing Secret" in index
     assert "`pki/intermediate-ca.key`: private key" in index

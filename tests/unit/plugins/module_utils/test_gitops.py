@@ -108,4 +108,13 @@ def test_switching_engines_removes_the_other_engines_files(tmp_path):
 
 def test_the_cluster_gitignore_keeps_the_key_material_out(tmp_path):
     _render(tmp_path, "kustomize")
-    assert (tmp_path / ".gitignore").read_text().splitlines()[1:] == ["/pki/", "/secrets/"]
+    assert (tmp_path / ".gitignore").read_text().splitlines()[1:] == ["/pki/", "/pki-*/", "/secrets/"]
+
+
+def test_the_next_ca_of_a_rotation_is_not_a_component_and_not_for_git(tmp_path):
+    (tmp_path / "pki-next").mkdir()
+    (tmp_path / "pki-next" / "intermediate-ca.key").write_text("key")
+    _render(tmp_path, "kustomize")
+    index = (tmp_path / "INDEX.md").read_text()
+    assert "`pki-next`" not in index.split("## Meant for Git")[0]
+    assert "`pki-next/intermediate-ca.key`: private key" in index
