@@ -72,11 +72,15 @@ def _has(render_dir, relative):
 
 
 def plan_cluster(render_dir, engine, git, cluster):
-    """Return ({relative path: (text, mode, False)}, owned folders) of the cluster-wide files."""
+    """Return the cluster-wide files: ({relative path: (text, mode, False)}, owned folders, files to remove).
+
+    Files to remove: the kustomize entry point when another engine is chosen (its folders are
+    owned folders, so their files are pruned anyway).
+    """
     git = dict(render.DEFAULT_GIT, **(git or {}))
     names = components(render_dir)
     folders = [f for name in names for f in render.component_folders(name)]
-    documents = [doc for _, doc in _documents(render_dir, folders)]
+    documents = [doc for _path, doc in _documents(render_dir, folders)]
     planned = {}
 
     def add(relative, document):
@@ -103,7 +107,7 @@ def plan_cluster(render_dir, engine, git, cluster):
         files = []
         for index, name in enumerate(applied):
             releases = [{"name": d["metadata"]["name"], "namespace": d["metadata"]["namespace"]}
-                        for _, d in _documents(render_dir, ["%s/%s" % (name, render.HELM_DIR)])
+                        for _path, d in _documents(render_dir, ["%s/%s" % (name, render.HELM_DIR)])
                         if d.get("kind") == "HelmRelease" and isinstance(d.get("metadata"), dict)]
             obj = gitops.flux_kustomization(name, git, applied[index - 1] if index else None, releases)
             files.append(render.object_filename(obj))
@@ -116,18 +120,15 @@ def plan_cluster(render_dir, engine, git, cluster):
             add("%s/%s" % (apps, render.object_filename(obj)), obj)
         add("%s/%s" % (render.ARGOCD_DIR, render.ARGOCD_ROOT), gitops.argocd_app_of_apps(git, cluster, apps))
     planned[render.GITIGNORE] = (CLUSTER_GITIGNORE, render.PUBLIC_MODE, False)
-    if engine != "kustomize" and _has(render_dir, render.KUSTOMIZATION):
-        os_remove = [render.KUSTOMIZATION]
-    else:
-        os_remove = []
+    remove = [render.KUSTOMIZATION] if engine != "kustomize" and _has(render_dir, render.KUSTOMIZATION) else []
     owned = [ns, render.FLUX_DIR, render.ARGOCD_DIR, "%s/%s" % (render.ARGOCD_DIR, render.ARGOCD_APPS)]
-    return planned, owned, os_remove
+    return planned, owned, remove
 
 
 def sync_cluster(render_dir, engine, git=None, cluster="", check_mode=False):
     """Rewrite the cluster-wide files and the cluster's INDEX.md; return the list of changes."""
     planned, owned, remove = plan_cluster(render_dir, engine, git, cluster)
-    changes, _ = render.sync_files(render_dir, planned, owned, check_mode=check_mode)
+    changes = render.sync_files(render_dir, planned, owned, check_mode=check_mode)[0]
     for relative in remove:
         path = os.path.join(render_dir, relative)
         render.check_path(render_dir, path)
