@@ -1,5 +1,9 @@
 """The manifest_render module refuses paths that leave its folder, naming them, and writes nothing."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 
 import pytest
