@@ -118,3 +118,12 @@ def test_the_next_ca_of_a_rotation_is_not_a_component_and_not_for_git(tmp_path):
     index = (tmp_path / "INDEX.md").read_text()
     assert "`pki-next`" not in index.split("## Meant for Git")[0]
     assert "`pki-next/intermediate-ca.key`: private key" in index
+
+
+def test_the_input_gate_knows_exactly_the_engines_render_mode_supports():
+    import pathlib
+
+    spec_file = pathlib.Path(__file__).resolve().parents[4] / "roles" / "common" / "meta" / "argument_specs.yml"
+    options = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"]["options"]
+    assert options["certmesh_gitops_engine"]["choices"] == list(gitops.ENGINES)
+    assert options["certmesh_gitops_engine"]["default"] == "kustomize"
