@@ -161,7 +161,7 @@ def _shapes(documents):
     """{component: sorted shapes of its files}: file names follow object names, so shapes are compared."""
     shapes = {}
     for path, document in documents.items():
-        component, name = path.split("/", 1)
+        component, name = path.split("/", 1) if "/" in path else (".", path)  # "." : the cluster's own files
         kind = "values-" + name.rsplit("/", 1)[-1][:-len(".values.yaml")] if name.endswith(".values.yaml") \
             else (document or {}).get("kind")
         shapes.setdefault(component, []).append((str(kind), sorted(map(repr, key_paths(document)))))
