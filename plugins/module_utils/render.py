@@ -4,8 +4,11 @@
 """Plan and write the render sink: Kubernetes objects and Helm releases as files, GitOps style.
 
 The same object descriptions that apply mode hands to kubernetes.core are written here, one
-object per file, under ``<render dir>/<component>/``, with a kustomization.yaml per component
-and an INDEX.md over all components. Secrets are written 0600 and never shown in diffs.
+object per file, under ``<render dir>/<component>/``, with a kustomization.yaml per component;
+key-bearing Secrets go to ``secrets/<component>/``, never meant for Git; Helm releases become
+the chosen GitOps engine's own documents (gitops.py). The cluster-wide files (namespaces, the
+engine's entry point, INDEX.md) are render_cluster.py's. Secrets are written 0600 and never
+shown in diffs.
 
 Values are written by a YAML dumper, never pasted into YAML text: whatever a value holds
 (newlines, colons, quotes, ``{{``, ``../``, non-ASCII), it is one scalar that reads back equal,
@@ -21,6 +24,8 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.certmesh.istio.plugins.module_utils import gitops
+
 try:
     import yaml
 except ImportError:  # the module reports missing_required_lib("PyYAML")
@@ -30,6 +35,27 @@ SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
 INDEX_NAME = "INDEX.md"
 KUSTOMIZATION = "kustomization.yaml"
+GITIGNORE = ".gitignore"
+# Never meant for Git: key-bearing Secret manifests and the CA files (keys included).
+SECRETS_DIR = "secrets"
+PKI_DIR = "pki"
+NOT_FOR_GIT = (PKI_DIR, SECRETS_DIR)
+HELM_DIR = "helm"
+FLUX_DIR = "flux"
+ARGOCD_DIR = "argocd"
+ARGOCD_APPS = "apps"
+ARGOCD_ROOT = "app-of-apps.yaml"
+# Folders of a cluster that are not components.
+LAYER_DIRS = (PKI_DIR, SECRETS_DIR, FLUX_DIR, ARGOCD_DIR, gitops.NAMESPACES_COMPONENT)
+# Where the engine objects say the cluster folder is in Git (manifest_render's git option).
+DEFAULT_GIT = {
+    "repo_url": "https://git.example.com/platform/mesh.git",
+    "revision": "HEAD",
+    "path": "",
+    "flux_source": "flux-system",
+    "argocd_project": "default",
+    "argocd_server": "https://kubernetes.default.svc",
+}
 REDACTED = "<Secret data is not shown>"
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 # A component is one folder name chosen by a role: refused, not slugged, when it is anything else.
@@ -150,30 +176,26 @@ def validate_object(obj, component):
     return None
 
 
-def helm_release_files(release):
-    """Return {file name: document} for one Helm release: its values and how to install it."""
-    name = _slug(release["name"])
-    install = {
-        "release": release["name"],
-        "namespace": release["namespace"],
-        "chart": release["chart"],
-        "version": release.get("version"),
-        "repo": release.get("repo"),
-        "create_namespace": release.get("create_namespace", True),
-        "values_file": "helm-%s.values.yaml" % name,
-    }
-    return {
-        "helm-%s.release.yaml" % name: install,
-        "helm-%s.values.yaml" % name: release.get("values") or {},
-    }
+def _values_file(release):
+    return "%s.values.yaml" % _slug(release["name"])
 
 
-def plan_component(objects, helm_releases):
-    """Return {file name: (text, mode, sensitive)} for one component, plus its kustomization.
+def helm_folder(component, engine):
+    """Folder (relative to the cluster) of a component's engine-specific Helm documents."""
+    if engine == "argocd":
+        return "%s/%s/%s" % (ARGOCD_DIR, ARGOCD_APPS, component)
+    return "%s/%s" % (component, HELM_DIR)
 
-    Raises RenderPathError when two things would share a file (names that differ only in
-    characters a file name cannot hold): one would silently replace the other.
+
+def plan_component(component, objects, helm_releases, engine="kustomize", secret_objects=(), cluster="", git=None):
+    """Return {path relative to the cluster: (text, mode, sensitive)} for one component.
+
+    Plain objects go to ``<component>/`` with a kustomization.yaml, key-bearing Secrets to
+    ``secrets/<component>/`` (never meant for Git), Helm releases to the engine's own documents
+    (see gitops.py). Raises RenderPathError when two things would share a file (names that
+    differ only in characters a file name cannot hold): one would silently replace the other.
     """
+    git = git or DEFAULT_GIT
     files = {}
     owners = {}
 
@@ -188,78 +210,35 @@ def plan_component(objects, helm_releases):
     for obj in objects:
         name = object_filename(obj)
         sensitive = is_sensitive(obj)
-        add(name, _object_label(obj), obj, SECRET_MODE if sensitive else PUBLIC_MODE, sensitive)
+        add("%s/%s" % (component, name), _object_label(obj), obj, SECRET_MODE if sensitive else PUBLIC_MODE, sensitive)
         resources.append(name)
-    for release in helm_releases:
-        for name, document in helm_release_files(release).items():
-            add(name, "Helm release %s" % release["name"], document, PUBLIC_MODE)
+    for obj in secret_objects:
+        add("%s/%s/%s" % (SECRETS_DIR, component, object_filename(obj)), _object_label(obj), obj, SECRET_MODE, True)
+    helm_dir = helm_folder(component, engine)
+    helm_documents = []
+    if engine == "kustomize" and helm_releases:
+        charts = []
+        for release in helm_releases:
+            add("%s/%s" % (helm_dir, _values_file(release)), "Helm release %s" % release["name"],
+                release.get("values") or {}, PUBLIC_MODE)
+            charts.append(gitops.kustomize_helm_chart(release, _values_file(release)))
+        add("%s/%s" % (helm_dir, KUSTOMIZATION), "the Helm kustomization", gitops.kustomization(helm_charts=charts), PUBLIC_MODE)
+    elif engine == "flux":
+        helm_documents = gitops.flux_helm_objects(helm_releases)
+    elif engine == "argocd":
+        helm_documents = gitops.argocd_helm_applications(component, helm_releases, git, cluster)
+    helm_resources = []
+    for obj in helm_documents:
+        add("%s/%s" % (helm_dir, object_filename(obj)), _object_label(obj), obj, PUBLIC_MODE)
+        helm_resources.append(object_filename(obj))
+    if engine == "flux" and helm_resources:
+        add("%s/%s" % (helm_dir, KUSTOMIZATION), "the Helm kustomization",
+            gitops.kustomization(resources=sorted(helm_resources)), PUBLIC_MODE)
+        resources.append(HELM_DIR)
     if resources:
-        kustomization = {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": sorted(resources),
-        }
-        add(KUSTOMIZATION, "the kustomization", kustomization, PUBLIC_MODE)
+        add("%s/%s" % (component, KUSTOMIZATION), "the kustomization",
+            gitops.kustomization(resources=sorted(resources)), PUBLIC_MODE)
     return files
-
-
-def _one_line(text):
-    """A value quoted in INDEX.md stays on its line, whatever it holds."""
-    text = str(text)
-    return text if text.isprintable() else repr(text)
-
-
-def _summary_of(path):
-    if os.path.islink(path):
-        return "?"
-    try:
-        with open(path, encoding="utf-8") as stream:
-            doc = yaml.safe_load(stream) or {}
-    except (OSError, ValueError, yaml.YAMLError):
-        return "?"
-    if not isinstance(doc, dict):
-        return "?"
-    if "kind" in doc and isinstance(doc.get("metadata"), dict):
-        meta = doc["metadata"]
-        where = "%s/" % _one_line(meta["namespace"]) if meta.get("namespace") else ""
-        return "%s %s%s" % (_one_line(doc["kind"]), where, _one_line(meta.get("name")))
-    if "release" in doc and "chart" in doc:
-        return "Helm release %s (chart %s %s) in %s" % tuple(
-            _one_line(v) for v in (doc["release"], doc["chart"], doc.get("version"), doc.get("namespace")))
-    return "Helm values"
-
-
-def build_index(render_dir):
-    """Return INDEX.md text listing every component folder and what its files hold."""
-    lines = [
-        "# Rendered desired state",
-        "",
-        "Written by certmesh.istio in render mode; apply mode sends the same objects to the cluster.",
-        "Files holding key material are mode 0600: keep them out of git or encrypt them",
-        "(see docs/render-mode.md).",
-        "",
-    ]
-    for component in sorted(os.listdir(render_dir)):
-        folder = os.path.join(render_dir, component)
-        if os.path.islink(folder) or not os.path.isdir(folder):
-            continue
-        if component == "pki":
-            lines.append("## pki")
-            lines.append("")
-            for name in sorted(os.listdir(folder)):
-                private = name.endswith(".key")
-                lines.append("- `pki/%s`: %s" % (name, "private key (mode 0600)" if private else "certificate material (public)"))
-            lines.append("")
-            continue
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml") and n != KUSTOMIZATION)
-        if not names:
-            continue
-        lines.append("## %s" % component)
-        lines.append("")
-        for name in names:
-            lines.append("- `%s/%s`: %s" % (component, name, _summary_of(os.path.join(folder, name))))
-        lines.append("")
-    return "\n".join(lines)
 
 
 def read_text(path):
@@ -300,28 +279,31 @@ def _file_mode(path):
         return None
 
 
-def sync_component(render_dir, component, objects, helm_releases, check_mode=False, prune=True):
-    """Bring ``<render_dir>/<component>/`` to the planned files; return (changes, diffs).
+def _yaml_files(render_dir, folder):
+    path = os.path.join(render_dir, folder)
+    if os.path.islink(path) or not os.path.isdir(path):
+        return []
+    return sorted("%s/%s" % (folder, n) for n in os.listdir(path) if n.endswith(".yaml"))
 
+
+def sync_files(render_dir, planned, owned_folders, check_mode=False, prune=True):
+    """Bring files of render_dir to planned ({relative path: (text, mode, sensitive)}); return (changes, diffs).
+
+    owned_folders: folders (relative) whose YAML files not planned are removed (prune).
     changes: list of {path, action} with action created|updated|mode|removed.
     diffs: Ansible diff dicts (before/after text; Secrets redacted).
-    Raises RenderPathError, before anything is read or written, for a component that is not a
-    plain folder name, a path outside render_dir or a symlink on the way.
+    Every path is checked (inside render_dir, no symlink on the way) before anything is written.
     """
-    problem = component_problem(component)
-    if problem:
-        raise RenderPathError(problem)
-    folder = os.path.join(render_dir, component)
-    planned = plan_component(objects, helm_releases)
     stale = []
-    if prune and os.path.isdir(folder) and not os.path.islink(folder):
-        stale = sorted(n for n in os.listdir(folder) if n.endswith(".yaml") and n not in planned)
+    if prune:
+        for folder in owned_folders:
+            stale += [name for name in _yaml_files(render_dir, folder) if name not in planned]
     for name in sorted(planned) + stale:
-        check_path(render_dir, os.path.join(folder, name))
+        check_path(render_dir, os.path.join(render_dir, name))
     changes, diffs = [], []
     for name in sorted(planned):
         text, mode, sensitive = planned[name]
-        path = os.path.join(folder, name)
+        path = os.path.join(render_dir, name)
         current = read_text(path)
         if current == text and _file_mode(path) == mode:
             continue
@@ -335,8 +317,8 @@ def sync_component(render_dir, component, objects, helm_releases, check_mode=Fal
             })
         if not check_mode:
             write_text(path, text, mode)
-    for name in stale:
-        path = os.path.join(folder, name)
+    for name in sorted(set(stale)):
+        path = os.path.join(render_dir, name)
         changes.append({"path": path, "action": "removed"})
         diffs.append({"before_header": path, "after_header": path, "before": "(file)\n", "after": ""})
         if not check_mode:
@@ -344,15 +326,23 @@ def sync_component(render_dir, component, objects, helm_releases, check_mode=Fal
     return changes, diffs
 
 
-def sync_index(render_dir, check_mode=False):
-    """Rewrite INDEX.md when the folder's contents changed; return the change or None."""
-    if not os.path.isdir(render_dir):
-        return None
-    path = os.path.join(render_dir, INDEX_NAME)
-    check_path(render_dir, path)
-    text = build_index(render_dir)
-    if read_text(path) == text:
-        return None
-    if not check_mode:
-        write_text(path, text, PUBLIC_MODE)
-    return {"path": path, "action": "updated"}
+def component_folders(component):
+    """Every folder (relative to the cluster) a component's files live in, whatever the engine."""
+    return [component, "%s/%s" % (SECRETS_DIR, component), "%s/%s" % (component, HELM_DIR),
+            "%s/%s/%s" % (ARGOCD_DIR, ARGOCD_APPS, component)]
+
+
+def sync_component(render_dir, component, objects, helm_releases, check_mode=False, prune=True,
+                   engine="kustomize", secret_objects=(), cluster="", git=None):
+    """Bring a component's files (plain, secret and Helm parts) to the desired state; return (changes, diffs).
+
+    Raises RenderPathError, before anything is read or written, for a component that is not a
+    plain folder name or a layer folder, a path outside render_dir or a symlink on the way.
+    """
+    problem = component_problem(component)
+    if problem is None and component in LAYER_DIRS:
+        problem = "component %r is a folder render mode keeps for itself (%s)" % (component, ", ".join(LAYER_DIRS))
+    if problem:
+        raise RenderPathError(problem)
+    planned = plan_component(component, objects, helm_releases, engine, secret_objects, cluster, git)
+    return sync_files(render_dir, planned, component_folders(component), check_mode, prune)

@@ -16,10 +16,18 @@ description:
   - The render half of certmesh.istio's sink. Roles describe their desired state once (a list of
     Kubernetes objects and Helm releases); in apply mode it goes to the cluster through
     C(kubernetes.core), in render mode this module writes it to files for GitOps.
-  - Writes one object per file under I(dest)/I(component)/ as C(<namespace>.<kind>.<name>.yaml),
-    each Helm release as C(helm-<release>.release.yaml) (chart, version, repository, namespace) and
-    C(helm-<release>.values.yaml), a C(kustomization.yaml) listing the component's objects, and an
-    C(INDEX.md) in I(dest) describing every component.
+  - Writes one object per file under I(dest)/I(component)/ as C(<namespace>.<kind>.<name>.yaml)
+    with a C(kustomization.yaml) listing them, and each Helm release as what the GitOps I(engine)
+    reads - kustomize C(helmCharts) in I(component)/helm/, Flux C(HelmRepository) and
+    C(HelmRelease) in I(component)/helm/, or an Argo CD C(Application) in argocd/apps/I(component)/.
+  - Key-bearing I(secret_objects) go to I(dest)/secrets/I(component)/, which (with I(dest)/pki/)
+    the written C(.gitignore) keeps out of Git; everything else in I(dest) is meant for Git.
+  - After each component it rebuilds the cluster-wide files from I(dest) - a C(namespaces)
+    component for every namespace no rendered object creates, the engine's entry point
+    (C(kustomization.yaml); C(flux/) Kustomizations chained with C(dependsOn); C(argocd/) with an
+    app-of-apps and sync waves) in install order - and C(INDEX.md) (apply order, what each engine
+    object points at, the not-for-Git part); with I(summary_dir), also the environment's INDEX.md
+    and C(.gitignore).
   - Files of C(Secret) objects are created with mode 0600 and their content never appears in diffs.
   - Files in the component folder that are no longer desired are removed (I(prune)).
   - Values are written by a YAML dumper, each as one scalar that reads back byte for byte,
@@ -78,8 +86,54 @@ options:
         description: Helm values.
         type: dict
         default: {}
+  secret_objects:
+    description: Kubernetes objects holding key material, written to the not-for-Git part, mode 0600.
+    type: list
+    elements: dict
+    default: []
+  engine:
+    description: GitOps engine the tree is written for.
+    type: str
+    choices: [kustomize, flux, argocd]
+    default: kustomize
+  cluster:
+    description: Cluster name, prefixed to Argo CD Application names (they share the C(argocd) namespace).
+    type: str
+    default: ""
+  git:
+    description: Where the engine objects say the cluster folder is (Flux and Argo CD read it from Git).
+    type: dict
+    default: {}
+    suboptions:
+      repo_url:
+        description: Git repository URL the render folder is committed to (Argo CD C(repoURL)).
+        type: str
+        default: https://git.example.com/platform/mesh.git
+      revision:
+        description: Branch, tag or commit Argo CD syncs (C(targetRevision)).
+        type: str
+        default: HEAD
+      path:
+        description: Path of I(dest) inside the repository, without a leading C(./).
+        type: str
+        default: ""
+      flux_source:
+        description: Name of the Flux C(GitRepository) in C(flux-system) holding the repository.
+        type: str
+        default: flux-system
+      argocd_project:
+        description: Argo CD project of the Applications.
+        type: str
+        default: default
+      argocd_server:
+        description: Argo CD destination server of the Applications.
+        type: str
+        default: https://kubernetes.default.svc
+  summary_dir:
+    description: Folder over every cluster of the environment (the parent of I(dest)); gets INDEX.md and C(.gitignore).
+    type: path
   prune:
-    description: Remove YAML files of the component folder that are not part of the desired state.
+    description: Remove YAML files of the component's folders that are not part of the desired state.
     type: bool
     default: true
 attributes:
@@ -90,8 +144,8 @@ attributes:
     support: full
     description: Shows file contents before and after, except for Secrets.
 notes:
-  - Secrets rendered by this module hold key material. Keep the render folder out of version
-    control or encrypt those files (for example with SOPS) before committing.
+  - I(secret_objects) hold key material. They are written under C(secrets/), which the written
+    C(.gitignore) keeps out of Git; get them to the cluster with apply mode (see docs/render-mode.md).
 """
 
 EXAMPLES = r"""
@@ -99,6 +153,9 @@ EXAMPLES = r"""
   certmesh.istio.manifest_render:
     dest: out/dev/cluster1
     component: mesh_ca
+    engine: flux
+    git:
+      path: clusters/dev/cluster1
     objects:
       - apiVersion: cert-manager.io/v1
         kind: ClusterIssuer
@@ -116,6 +173,11 @@ files:
   type: list
   elements: dict
   sample: [{"path": "out/dev/cluster1/mesh_ca/clusterissuer.istio-ca.yaml", "action": "created"}]
+engine:
+  description: The GitOps engine the tree was written for.
+  returned: always
+  type: str
+  sample: flux
 index:
   description: Path of the render folder's INDEX.md.
   returned: always
@@ -126,7 +188,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.certmesh.istio.plugins.module_utils import render
+from ansible_collections.certmesh.istio.plugins.module_utils import render, render_cluster
+
+GIT_OPTIONS = dict((name, dict(type="str", default=value)) for name, value in render.DEFAULT_GIT.items())
 
 
 def main():
@@ -149,6 +213,11 @@ def main():
                     values=dict(type="dict", default={}),
                 ),
             ),
+            secret_objects=dict(type="list", elements="dict", default=[], no_log=True),
+            engine=dict(type="str", choices=["kustomize", "flux", "argocd"], default="kustomize"),
+            cluster=dict(type="str", default=""),
+            git=dict(type="dict", default={}, options=GIT_OPTIONS),
+            summary_dir=dict(type="path"),
             prune=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -157,15 +226,21 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"))
 
     dest = os.path.abspath(module.params["dest"])
+    summary_dir = os.path.abspath(module.params["summary_dir"]) if module.params["summary_dir"] else None
+    engine = module.params["engine"]
+    git = dict(render.DEFAULT_GIT, **dict((k, v) for k, v in (module.params["git"] or {}).items() if v is not None))
     component = module.params["component"]
     problems = [render.component_problem(component)]
-    problems += [render.validate_object(obj, component) for obj in module.params["objects"]]
+    problems += [render.validate_object(obj, component)
+                 for obj in module.params["objects"] + module.params["secret_objects"]]
     for problem in problems:
         if problem:
             module.fail_json(msg="cannot render into %s: %s" % (dest, problem))
     try:
         # Refused before the component is written, so a bad path leaves the folder as it was.
         render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
+        if summary_dir:
+            render.check_path(summary_dir, os.path.join(summary_dir, render.INDEX_NAME))
         changes, diffs = render.sync_component(
             dest,
             component,
@@ -173,15 +248,20 @@ def main():
             module.params["helm_releases"],
             check_mode=module.check_mode,
             prune=module.params["prune"],
+            engine=engine,
+            secret_objects=module.params["secret_objects"],
+            cluster=module.params["cluster"],
+            git=git,
         )
-        index_change = render.sync_index(dest, check_mode=module.check_mode)
+        if os.path.isdir(dest):
+            changes += render_cluster.sync_cluster(dest, engine, git, module.params["cluster"], check_mode=module.check_mode)
+        if summary_dir and os.path.isdir(summary_dir):
+            changes += render_cluster.sync_top(summary_dir, check_mode=module.check_mode)
     except render.RenderPathError as exc:
         module.fail_json(msg="cannot render into %s (component %s): %s" % (dest, component, exc))
     except OSError as exc:
         module.fail_json(msg="cannot write the render folder %s (component %s): %s" % (dest, component, exc))
-    if index_change:
-        changes.append(index_change)
-    result = dict(changed=bool(changes), files=changes, index=os.path.join(dest, render.INDEX_NAME))
+    result = dict(changed=bool(changes), files=changes, index=os.path.join(dest, render.INDEX_NAME), engine=engine)
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

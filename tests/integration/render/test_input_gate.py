@@ -82,7 +82,7 @@ def _gateway_ports(env_dir):
 
 
 def _crds_enabled(env_dir):
-    values = yaml.safe_load((env_dir / "cluster1" / "cert_manager" / "helm-cert-manager.values.yaml").read_text())
+    values = yaml.safe_load((env_dir / "cluster1" / "cert_manager" / "helm" / "cert-manager.values.yaml").read_text())
     return values["crds"]["enabled"]
 
 
@@ -90,7 +90,7 @@ def test_every_boolean_given_as_the_string_false_means_false(tmp_path):
     env_dir = _render_with_every_boolean(tmp_path, "false")
     assert (env_dir / "mesh-root" / "shared-intermediate" / "intermediate-ca.key").exists()
     assert not (env_dir / "cluster1" / "pki" / "intermediate-ca.key").exists()
-    assert not (env_dir / "cluster1" / "istio" / "helm-istio-ingressgateway.release.yaml").exists()
+    assert not (env_dir / "cluster1" / "istio" / "helm" / "istio-ingressgateway.values.yaml").exists()
     assert _gateway_ports(env_dir) == [443]
     assert _crds_enabled(env_dir) is False
 
@@ -99,7 +99,7 @@ def test_every_boolean_given_as_the_string_true_means_true(tmp_path):
     env_dir = _render_with_every_boolean(tmp_path, "true")
     assert (env_dir / "cluster1" / "pki" / "intermediate-ca.key").exists()
     assert not (env_dir / "mesh-root" / "shared-intermediate").exists()
-    assert (env_dir / "cluster1" / "istio" / "helm-istio-ingressgateway.release.yaml").exists()
+    assert (env_dir / "cluster1" / "istio" / "helm" / "istio-ingressgateway.values.yaml").exists()
     assert _gateway_ports(env_dir) == [80, 443]
     assert _crds_enabled(env_dir) is True
 

@@ -138,7 +138,9 @@ def _rendered(root):
     """{path relative to the cluster's render folder: document} for every object and Helm file."""
     documents = {}
     for index in root.rglob("INDEX.md"):
-        for path in sorted(index.parent.glob("*/*.yaml")):
+        if not (index.parent / "pki").is_dir() and not (index.parent / "kustomization.yaml").is_file():
+            continue  # the environment's INDEX.md, over the clusters
+        for path in sorted(index.parent.rglob("*.yaml")):
             documents[str(path.relative_to(index.parent))] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return documents
 
@@ -159,8 +161,9 @@ def _shapes(documents):
     """{component: sorted shapes of its files}: file names follow object names, so shapes are compared."""
     shapes = {}
     for path, document in documents.items():
-        component, name = path.split("/", 1)
-        kind = "helm-" + name.rsplit(".", 2)[-2] if name.startswith("helm-") else (document or {}).get("kind")
+        component, name = path.split("/", 1) if "/" in path else (".", path)  # "." : the cluster's own files
+        kind = "values-" + name.rsplit("/", 1)[-1][:-len(".values.yaml")] if name.endswith(".values.yaml") \
+            else (document or {}).get("kind")
         shapes.setdefault(component, []).append((str(kind), sorted(map(repr, key_paths(document)))))
     return {component: sorted(files) for component, files in shapes.items()}
 

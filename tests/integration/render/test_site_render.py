@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import shutil
 import stat
 import subprocess
 
@@ -9,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.integration.render.gitops_tree import git_part, private_keys_in, schema_errors, unrendered_namespaces
 from tests.support.playbook import recap, run_playbook
 from tests.support.secrets import key_fragments, leaked_key_material
 from tests.support.upstream import crd_validator, helm_default_values, helm_values_schema, known_custom_kinds
@@ -33,10 +35,17 @@ def site_render(tmp_path_factory):
 
 
 def _objects(cluster_dir):
-    for path in sorted(cluster_dir.glob("*/*.yaml")):
-        if path.name == "kustomization.yaml" or path.name.startswith("helm-"):
+    for path in sorted(cluster_dir.rglob("*.yaml")):
+        if path.name == "kustomization.yaml" or path.name.endswith(".values.yaml"):
             continue
         yield path, yaml.safe_load(path.read_text())
+
+
+def _helm_charts(cluster_dir):
+    """(values file, helmCharts entry) of every Helm release of the kustomize render."""
+    for kustomization in sorted(cluster_dir.glob("*/helm/kustomization.yaml")):
+        for chart in yaml.safe_load(kustomization.read_text())["helmCharts"]:
+            yield kustomization.parent / chart["valuesFile"], chart
 
 
 def _deep_merge(base, override):
@@ -72,8 +81,8 @@ def test_every_object_of_the_seed_design_is_rendered(site_render):
         ("PeerAuthentication", "mesh-wide"),
         ("AuthorizationPolicy", "allow-mesh-workloads"),
     } <= kinds
-    helm = {p.name for p in site_render["cluster"].glob("*/helm-*.values.yaml")}
-    assert {"helm-cert-manager.values.yaml", "helm-cert-manager-istio-csr.values.yaml", "helm-istiod.values.yaml"} <= helm
+    helm = {chart["releaseName"] for _values, chart in _helm_charts(site_render["cluster"])}
+    assert {"cert-manager", "cert-manager-istio-csr", "istiod"} <= helm
     assert (site_render["cluster"] / "INDEX.md").is_file()
 
 
@@ -91,12 +100,11 @@ def test_every_rendered_custom_resource_validates_against_the_upstream_crd(site_
 
 def test_rendered_helm_values_validate_against_the_chart_schemas(site_render):
     checked = 0
-    for release_file in site_render["cluster"].glob("*/helm-*.release.yaml"):
-        release = yaml.safe_load(release_file.read_text())
-        if release["chart"] not in CHARTS_WITH_SCHEMA:
+    for values_file, chart in _helm_charts(site_render["cluster"]):
+        if chart["name"] not in CHARTS_WITH_SCHEMA:
             continue
-        values = yaml.safe_load((release_file.parent / release["values_file"]).read_text())
-        assert helm_values_errors(CHARTS_WITH_SCHEMA[release["chart"]], values) == [], release_file
+        values = yaml.safe_load(values_file.read_text())
+        assert helm_values_errors(CHARTS_WITH_SCHEMA[chart["name"]], values) == [], values_file
         checked += 1
     assert checked == 2
 
@@ -109,14 +117,14 @@ def test_a_broken_certificate_fails_schema_validation(site_render):
 
 
 def test_the_seeds_serving_certificate_flag_is_not_a_chart_value(site_render):
-    values_file = site_render["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml"
+    values_file = site_render["cluster"] / "istio_csr" / "helm" / "cert-manager-istio-csr.values.yaml"
     values = yaml.safe_load(values_file.read_text())
     values["app"]["server"]["servingCertificateDuration"] = "1h"
     assert any("servingCertificateDuration" in e for e in helm_values_errors("istio-csr", values))
 
 
 def test_istio_csr_values_pin_the_mesh_root_and_use_the_mesh_issuer(site_render):
-    values = yaml.safe_load((site_render["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml").read_text())
+    values = yaml.safe_load((site_render["cluster"] / "istio_csr" / "helm" / "cert-manager-istio-csr.values.yaml").read_text())
     assert values["app"]["certmanager"]["issuer"] == {"enabled": True, "name": "istio-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
     assert values["app"]["tls"]["rootCAFile"] == "/var/run/secrets/istio-csr/ca.pem"
     assert values["app"]["tls"]["trustDomain"] == "cluster.local"
@@ -125,7 +133,7 @@ def test_istio_csr_values_pin_the_mesh_root_and_use_the_mesh_issuer(site_render)
 
 
 def test_istiod_takes_certificates_from_istio_csr(site_render):
-    values = yaml.safe_load((site_render["cluster"] / "istio" / "helm-istiod.values.yaml").read_text())
+    values = yaml.safe_load((site_render["cluster"] / "istio" / "helm" / "istiod.values.yaml").read_text())
     assert values["global"]["caAddress"] == "cert-manager-istio-csr.cert-manager.svc:443"
     assert values["pilot"]["env"]["ENABLE_CA_SERVER"] == "false"
     assert values["meshConfig"]["trustDomain"] == "cluster.local"
@@ -155,14 +163,14 @@ def test_root_is_a_self_signed_ca_and_the_intermediate_has_path_length_zero(site
 
 
 def test_key_files_and_key_bearing_manifests_are_private(site_render):
-    private = list(site_render["out"].rglob("*.key")) + [site_render["cluster"] / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"]
+    private = list(site_render["out"].rglob("*.key")) + [site_render["cluster"] / "secrets" / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"]
     assert len(private) >= 3
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_ca_secret_holds_the_chain_and_the_root_for_cert_manager(site_render):
-    secret = yaml.safe_load((site_render["cluster"] / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").read_text())
+    secret = yaml.safe_load((site_render["cluster"] / "secrets" / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").read_text())
     assert secret["type"] == "kubernetes.io/tls"
     chain = base64.b64decode(secret["data"]["tls.crt"]).decode()
     root = (site_render["cluster"] / "pki" / "root-ca.crt").read_text()
@@ -177,3 +185,30 @@ def test_no_private_key_material_appears_in_verbose_output(site_render):
     assert "PRIVATE KEY-----" not in output
     assert len(key_fragments(site_render["out"])) > 10
     assert leaked_key_material(output, site_render["out"]) == []
+
+
+def test_the_git_part_of_the_kustomize_render_holds_no_private_key(site_render):
+    files = git_part(site_render["cluster"])
+    assert len(files) > 15
+    assert [(path.name, private_keys_in(path)) for path in files if private_keys_in(path)] == []
+    assert private_keys_in(next(site_render["cluster"].glob("secrets/mesh_ca/*.yaml")))  # the check sees keys
+
+
+def test_every_object_of_the_kustomize_render_validates_and_every_namespace_is_rendered(site_render):
+    assert [(path.name, schema_errors(obj)) for path, obj in _objects(site_render["cluster"]) if schema_errors(obj)] == []
+    assert unrendered_namespaces(site_render["cluster"]) == []
+    root = yaml.safe_load((site_render["cluster"] / "kustomization.yaml").read_text())
+    assert root["resources"][:3] == ["namespaces", "cert_manager/helm", "mesh_ca"]
+
+
+def test_each_plain_component_of_the_kustomize_render_builds_with_kubectl_kustomize(site_render):
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the kustomize build of the plain manifests is not checked")
+    built = 0
+    for kustomization in sorted(site_render["cluster"].glob("*/kustomization.yaml")):
+        result = subprocess.run([kubectl, "kustomize", str(kustomization.parent)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        assert yaml.safe_load_all(result.stdout)
+        built += 1
+    assert built >= 5

@@ -11,7 +11,7 @@ import stat
 import pytest
 import yaml
 
-from ansible_collections.certmesh.istio.plugins.module_utils import render
+from ansible_collections.certmesh.istio.plugins.module_utils import render, render_cluster
 
 ISSUER = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "istio-ca"}, "spec": {"ca": {"secretName": "k"}}}
 SECRET = {
@@ -33,12 +33,24 @@ def test_objects_are_named_by_namespace_kind_and_name():
 
 
 def test_first_sync_creates_files_and_second_changes_nothing(tmp_path):
-    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [RELEASE])
-    assert {os.path.basename(c["path"]) for c in changes} == {
-        "cert-manager.secret.istio-ca-key-pair.yaml", "clusterissuer.istio-ca.yaml", "kustomization.yaml",
-        "helm-cert-manager.release.yaml", "helm-cert-manager.values.yaml",
+    changes, diffs = render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [RELEASE], secret_objects=[SECRET])
+    assert {os.path.relpath(c["path"], str(tmp_path)) for c in changes} == {
+        "secrets/mesh_ca/cert-manager.secret.istio-ca-key-pair.yaml", "mesh_ca/clusterissuer.istio-ca.yaml",
+        "mesh_ca/kustomization.yaml", "mesh_ca/helm/kustomization.yaml", "mesh_ca/helm/cert-manager.values.yaml",
     }
-    assert render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [RELEASE]) == ([], [])
+    assert render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [RELEASE], secret_objects=[SECRET]) == ([], [])
+
+
+def test_key_bearing_secrets_go_to_the_not_for_git_part_and_out_of_the_kustomization(tmp_path):
+    render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [], secret_objects=[SECRET])
+    path = tmp_path / "secrets" / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert yaml.safe_load((tmp_path / "mesh_ca" / "kustomization.yaml").read_text())["resources"] == ["clusterissuer.istio-ca.yaml"]
+
+
+def test_a_component_may_not_take_a_folder_render_keeps_for_itself(tmp_path):
+    with pytest.raises(render.RenderPathError, match="keeps for itself"):
+        render.sync_component(str(tmp_path), "secrets", [ISSUER], [])
 
 
 def test_secret_files_are_0600_and_their_data_never_appears_in_diffs(tmp_path):
@@ -80,12 +92,14 @@ def test_kustomization_lists_the_component_objects(tmp_path):
 
 
 def test_index_describes_every_component_and_is_stable(tmp_path):
-    render.sync_component(str(tmp_path), "mesh_ca", [SECRET, ISSUER], [])
+    render.sync_component(str(tmp_path), "mesh_ca", [ISSUER], [], secret_objects=[SECRET])
     render.sync_component(str(tmp_path), "cert_manager", [], [RELEASE])
-    assert render.sync_index(str(tmp_path)) is not None
+    assert render_cluster.sync_cluster(str(tmp_path), "kustomize") != []
     index = (tmp_path / "INDEX.md").read_text()
-    assert "ClusterIssuer istio-ca" in index and "Helm release cert-manager (chart cert-manager v1.21.1)" in index
-    assert render.sync_index(str(tmp_path)) is None
+    assert "ClusterIssuer istio-ca" in index and "chart cert-manager v1.21.1 as cert-manager in cert-manager" in index
+    assert "1. `namespaces`\n2. `cert_manager`\n3. `mesh_ca`" in index
+    assert "`secrets/mesh_ca/cert-manager.secret.istio-ca-key-pair.yaml`: key-bearing Secret" in index
+    assert render_cluster.sync_cluster(str(tmp_path), "kustomize") == []
 
 
 def test_an_object_without_a_name_is_refused_with_the_component_named():
@@ -208,7 +222,7 @@ def test_two_objects_that_would_share_a_file_are_refused_naming_both(tmp_path):
 def test_the_index_keeps_a_name_with_a_newline_on_one_line(tmp_path):
     obj = dict(ISSUER, metadata={"name": "istio-ca\n## injected heading"})
     render.sync_component(str(tmp_path), "mesh_ca", [obj], [])
-    render.sync_index(str(tmp_path))
+    render_cluster.sync_cluster(str(tmp_path), "kustomize")
     index = (tmp_path / "INDEX.md").read_text()
     assert "\n## injected heading" not in index
     assert "istio-ca\\n## injected heading" in index
