@@ -58,11 +58,11 @@ options:
     description: Local folder of the scratch copy (a 0700 temporary folder).
     type: path
     required: true
-  certificate_file:
+  certificate_name:
     description: File name of the certificate in O(folder).
     type: str
     required: true
-  key_file:
+  key_name:
     description: File name of the private key in O(folder).
     type: str
     required: true
@@ -77,8 +77,8 @@ EXAMPLES = r"""
     environment: prod
     entry: mesh-root
     folder: "{{ scratch.path }}/mesh-root"
-    certificate_file: root-ca.crt
-    key_file: root-ca.key
+    certificate_name: root-ca.crt
+    key_name: root-ca.key
   no_log: true
   register: stored_root
 
@@ -90,8 +90,8 @@ EXAMPLES = r"""
     environment: prod
     entry: mesh-root
     folder: "{{ scratch.path }}/mesh-root"
-    certificate_file: root-ca.crt
-    key_file: root-ca.key
+    certificate_name: root-ca.crt
+    key_name: root-ca.key
   no_log: true
 """
 
@@ -132,8 +132,8 @@ def main():
         environment=dict(type="str", required=True),
         entry=dict(type="str", required=True),
         folder=dict(type="path", required=True),
-        certificate_file=dict(type="str", required=True),
-        key_file=dict(type="str", required=True),
+        certificate_name=dict(type="str", required=True),
+        key_name=dict(type="str", required=True),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -148,10 +148,10 @@ def main():
         client = kube.api_client(dict((key, params.get(key)) for key in AUTH_ARG_SPEC))
         if params["action"] == "fetch":
             result.update(found=pki_store.fetch(client, params["namespace"], name, params["folder"],
-                                                params["certificate_file"], params["key_file"])["found"])
+                                                params["certificate_name"], params["key_name"])["found"])
         else:
             outcome = pki_store.publish(client, params["namespace"], name, params["environment"], params["folder"],
-                                        params["certificate_file"], params["key_file"], check_mode=module.check_mode)
+                                        params["certificate_name"], params["key_name"], check_mode=module.check_mode)
             result.update(found=not outcome["created"], created=outcome["created"], adopted=outcome["adopted"],
                           changed=outcome["created"])
     except (kube.KubeError, pki_store.StoreError) as exc:
