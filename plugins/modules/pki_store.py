@@ -19,7 +19,7 @@ description:
   - O(action=fetch) copies an existing entry into O(folder) (certificate 0644, key 0600) and
     returns RV(found); nothing is written when the entry does not exist.
   - O(action=publish) creates the entry from the files in O(folder) unless it exists. Creation
-    is race-safe (Kubernetes create answers 409 AlreadyExists to every writer but the first, so
+    is race-safe - Kubernetes create answers 409 AlreadyExists to every writer but the first, so
     when another control node won, its entry replaces the local files (RV(adopted)) and
     concurrent runs end with one root.
   - Entries are never updated or deleted by this module.
