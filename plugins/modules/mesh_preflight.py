@@ -214,7 +214,7 @@ def main():
         max_workload_certificate_duration=dict(type="str", default="1h"),
         fail_on_problem=dict(type="bool", default=True),
         mesh_root_certificate=dict(type="str"),
-        root_secret=dict(type="dict", options=dict(
+        root_secret=dict(type="dict", no_log=False, options=dict(
             name=dict(type="str", required=True),
             namespace=dict(type="str", required=True),
         )),
