@@ -14,6 +14,7 @@ converge and of a no-op re-run, and with ``--curve`` the same for N = 10, 30, 10
     python bench/fleet.py --clusters 6 --slices 3 --store kubernetes
     python bench/fleet.py --clusters 6 --slices 3 --store local        # shows the split
     python bench/fleet.py --slices 3 --curve --tags pki,mesh_ca
+    python bench/fleet.py --clusters 30 --slices 3 --verify   # the acceptance run of issue 11
 """
 
 from __future__ import absolute_import, division, print_function
@@ -96,15 +97,15 @@ def _slice_env(tmpdir):
     return env
 
 
-def run_slices(work, inventory, slices, options, label):
+def run_slices(work, inventory, slices, options, label, playbook="playbooks/site.yml"):
     """Start every slice at once; ``(wall seconds, [slice seconds], [return codes])``."""
     started = []
     for index, hosts in enumerate(slices):
         node = work / ("slice-%d" % index)
         (node / "tmp").mkdir(parents=True, exist_ok=True)
-        command = [shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory), "playbooks/site.yml",
+        command = [shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory), playbook,
                    "--limit", ",".join(hosts), "-e", "certmesh_output_dir=%s" % (node / "out")]
-        if options.tags:
+        if options.tags and playbook.endswith("site.yml"):
             command += ["--tags", options.tags]
         if options.verbose:
             command.append("-vvv")
@@ -146,6 +147,9 @@ def bench(count, options, work):
         noop_wall, noop_slices, noop_codes = (0.0, [], [])
         if not options.no_noop:
             noop_wall, noop_slices, noop_codes = run_slices(work, inventory, slices, options, "noop")
+        verify_codes = []
+        if options.verify:
+            verify_codes = run_slices(work, inventory, slices, options, "verify", "playbooks/verify.yml")[2]
     finally:
         if management:
             management.stop()
@@ -156,6 +160,7 @@ def bench(count, options, work):
         "first": {"wall": first_wall, "per_cluster": sum(first_slices) / count, "return_codes": first_codes},
         "noop": {"wall": noop_wall, "per_cluster": sum(noop_slices) / count if noop_slices else 0.0,
                  "return_codes": noop_codes},
+        "verify": {"return_codes": verify_codes},
         "work": str(work),
     }
 
@@ -171,6 +176,8 @@ def show(result):
         ratio = noop["per_cluster"] / first["per_cluster"] if first["per_cluster"] else 0.0
         print("no-op re-run: wall %.1f s, per cluster %.2f s, return codes %s, no-op / first = %.2f"
               % (noop["wall"], noop["per_cluster"], noop["return_codes"], ratio))
+    if result["verify"]["return_codes"]:
+        print("verify.yml: return codes %s" % result["verify"]["return_codes"])
     print("total wall: %.1f s" % (first["wall"] + noop["wall"]))
 
 
@@ -184,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--tags", default="", help="site.yml tags (default: everything)")
     parser.add_argument("--curve", action="store_true", help="also N = 10, 30, 100")
     parser.add_argument("--no-noop", action="store_true", help="skip the no-op re-run")
+    parser.add_argument("--verify", action="store_true", help="then run playbooks/verify.yml in every slice")
     parser.add_argument("--verbose", action="store_true", help="run the slices with -vvv (logs in the work folder)")
     parser.add_argument("--work", help="keep everything in this (new) folder")
     parser.add_argument("--json", help="also write the figures here")
@@ -204,7 +212,8 @@ def main(argv=None):
         pathlib.Path(options.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     if not options.work:
         shutil.rmtree(base, ignore_errors=True)
-    failed = any(code for result in results for code in result["first"]["return_codes"] + result["noop"]["return_codes"])
+    failed = any(code for result in results
+                 for code in result["first"]["return_codes"] + result["noop"]["return_codes"] + result["verify"]["return_codes"])
     return 1 if failed else 0
 
 
