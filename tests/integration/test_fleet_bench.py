@@ -18,11 +18,11 @@ import sys
 import pytest
 
 from ansible_collections.certmesh.istio.plugins.module_utils import kube
+from tests.support.playbook import REPO_ROOT as REPO, playbook_env
 from tests.support.secrets import leaked_key_material
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fleet_bench")]
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def fleet(kube_emulator_factory, tmp_path):
         [sys.executable, "bench/fleet.py", "--clusters", "4", "--slices", "2", "--store", "kubernetes",
          "--store-kubeconfig", str(management.kubeconfig), "--tags", "pki", "--no-noop", "--verbose",
          "--work", str(work), "--json", str(figures)],
-        cwd=str(REPO), capture_output=True, text=True, timeout=600, check=False)
+        cwd=str(REPO), env=playbook_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     client = kube.api_client({"kubeconfig": str(management.kubeconfig), "context": "management"})
     stored = kube.list_objects(client, "Secret", "v1", "certmesh-pki")
     return run, json.loads(figures.read_text()) if figures.is_file() else None, stored, work / "n4"

@@ -10,14 +10,14 @@ __metaclass__ = type
 
 import base64
 import json
-import os
+import pathlib
 import subprocess
+import sys
 
 from cryptography.hazmat.primitives import hashes
 
 from tests.support import pki_factory
-
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1].parent
+from tests.support.playbook import REPO_ROOT as REPO, playbook_env
 
 
 def _pin(cluster, root):
@@ -34,8 +34,8 @@ def _preflight(cluster, root_file):
         "cluster": "east", "kubeconfig": cluster.kubeconfig, "context": cluster.context,
         "issuer": {"name": "istio-ca", "kind": "ClusterIssuer"}, "mesh_root_certificate": str(root_file),
         "root_secret": {"name": "istio-root-ca", "namespace": "cert-manager"}, "fail_on_problem": False})
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), TMPDIR=cluster.tmpdir)
-    run = subprocess.run(["ansible", "localhost", "-m", "certmesh.istio.mesh_preflight", "-a", args, "-o"],
+    env = playbook_env(pathlib.Path(cluster.tmpdir))
+    run = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible"), "localhost", "-m", "certmesh.istio.mesh_preflight", "-a", args, "-o"],
                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=120, check=False)
     return run.stdout + run.stderr
 
