@@ -33,6 +33,8 @@ VARIABLE_RULES = {
     "certmesh_root_ca_secret_name": "dns1123_subdomain",
     "certmesh_istio_csr_service": "dns1035_label",
     "certmesh_max_workload_certificate_duration": "go_duration",
+    "certmesh_pki_store_namespace": "dns1123_label",
+    "certmesh_rollout_waves": "rollout_waves",
     "cert_manager_release_name": "helm_release_name",
     "istio_csr_release_name": "helm_release_name",
     "istio_csr_certificate_namespace": "dns1123_label",

@@ -418,6 +418,26 @@ def closest_name(name, known):
 
 
 # --------------------------------------------------------------------------------------------
+# Rollout waves (Ansible's play keyword ``serial`` as a list)
+
+_PERCENT = re.compile(r"([1-9][0-9]?|100)%")
+
+
+def check_rollout_waves(value):
+    """Wave sizes: a non-empty list of whole numbers of clusters (at least 1) or percentages of
+    the inventory (``"25%"``, 1 to 100). Ansible repeats the last size until every cluster is
+    done, so ``[1, "100%"]`` is one canary cluster, then all the others."""
+    example = 'for example [1, "100%"] (one canary cluster, then the rest) or [1, 5, "25%"]'
+    if not isinstance(value, list) or not value:
+        return "must be a non-empty list of wave sizes, %s; got %s" % (example, _shown(value))
+    for position, size in enumerate(value, 1):
+        if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or _full(_PERCENT, size)):
+            return ("must be a list of wave sizes, each a number of clusters (1 or more) or a percentage from "
+                    "\"1%%\" to \"100%%\", %s; wave %d is %s" % (example, position, _shown(size)))
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # Which rule each input keeps
 
 def check_field_manager(value):
@@ -440,6 +460,7 @@ RULES = {
     "vault_ttl": check_vault_ttl,
     "path_component": check_path_component,
     "field_manager": check_field_manager,
+    "rollout_waves": check_rollout_waves,
 }
 
 

@@ -213,6 +213,11 @@ def read_secret(client, namespace, name):
     return response.to_dict() if hasattr(response, "to_dict") else response
 
 
+def error_reason(exc):
+    """A one-line reason of a failed API call (its Status summary and HTTP code), for messages."""
+    return _reason(exc)
+
+
 def _reason(exc):
     status = getattr(exc, "status", None)
     summary = getattr(exc, "summary", None)

@@ -6,7 +6,7 @@
 Each check is a pure function of a cluster snapshot (plain dicts read beforehand) and the
 desired settings, returning problems ``{code, message, object}``. Codes are stable:
 ``acme_issuer``, ``issuer_namespace``, ``issuer_not_found``, ``trust_domain_mismatch``,
-``ca_expires_too_soon``, ``istio_has_own_ca``.
+``ca_expires_too_soon``, ``istio_has_own_ca``, ``mesh_root_split``.
 
 :func:`certificate_lifetime_problems` needs no cluster: it applies cert-manager's webhook rules
 for Certificate lifetimes to the desired values, so render and apply refuse them alike; nor do
@@ -133,6 +133,23 @@ def check_istio_ca(istiod, istio_csr, istiod_own_ca_secret, istio_namespace):
         obj)]
 
 
+def check_mesh_root(cluster, pinned_root_fingerprints, mesh_root_fingerprint, pinned_secret="the pinned root Secret"):
+    """Split detection: a cluster that already pins mesh roots, none of them the root this run
+    holds, would be moved to another trust island (its workloads stop trusting the others').
+    That is what two control nodes with their own local PKI files do (AWX slices without a
+    shared store). A cluster that pins nothing yet is a new cluster: nothing to compare."""
+    pinned = [fingerprint for fingerprint in pinned_root_fingerprints or [] if fingerprint]
+    if not pinned or not mesh_root_fingerprint or mesh_root_fingerprint in pinned:
+        return []
+    return [problem(
+        "mesh_root_split",
+        "cluster %s already trusts mesh root %s (%s), not %s, the mesh root this run holds: going on would "
+        "split the mesh into trust islands. Another control node made its own root: run every slice with one "
+        "shared store (certmesh_pki_store: kubernetes) or this run's certmesh_output_dir; to change the root on "
+        "purpose, rotate it with playbooks/rotate.yml" % (cluster, ", ".join(pinned), pinned_secret, mesh_root_fingerprint),
+        pinned_secret)]
+
+
 def run_all(settings, snapshot, now, ca_not_after=None):
     """Every check over one cluster's snapshot; returns the list of problems."""
     found = []
@@ -144,6 +161,9 @@ def run_all(settings, snapshot, now, ca_not_after=None):
     found += check_ca_lifetime(ca_not_after, now, settings["max_workload_seconds"], settings.get("ca_name", "the mesh CA"))
     found += check_istio_ca(snapshot.get("istiod"), snapshot.get("istio_csr"), snapshot.get("istiod_own_ca_secret"),
                             settings["istio_namespace"])
+    if settings.get("mesh_root_fingerprint"):
+        found += check_mesh_root(settings.get("cluster", "?"), snapshot.get("pinned_root_fingerprints"),
+                                 settings["mesh_root_fingerprint"], settings.get("pinned_root_secret", "the pinned root Secret"))
     return found
 
 

@@ -78,6 +78,24 @@ options:
   ca_certificate:
     description: PEM text or path of the CA certificate that will sign workload certificates.
     type: str
+  mesh_root_certificate:
+    description:
+      - PEM text or path of the mesh root this run holds. With O(root_secret), a cluster that
+        already pins other roots, none of them this one, is refused (problem C(mesh_root_split),
+        naming the cluster and both fingerprints), since the mesh would split into trust islands.
+    type: str
+  root_secret:
+    description: The cluster's pinned root Secret (its C(ca.crt)) to compare with O(mesh_root_certificate).
+    type: dict
+    suboptions:
+      name:
+        description: Secret name.
+        type: str
+        required: true
+      namespace:
+        description: Secret namespace.
+        type: str
+        required: true
   max_workload_certificate_duration:
     description: Longest workload certificate (Go duration such as C(1h) or C(24h)).
     type: str
@@ -130,6 +148,8 @@ state:
       type: bool
 """
 
+import base64
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certmesh.istio.plugins.module_utils import kube, pki, preflight
@@ -152,7 +172,23 @@ def _snapshot(client, params):
         "istio_csr": kube.get_object(client, "Deployment", "apps/v1", params["istio_csr_namespace"], params["istio_csr_deployment"]),
         "istio_configmap": kube.get_object(client, "ConfigMap", "v1", istio_ns, "istio"),
         "istiod_own_ca_secret": kube.get_object(client, "Secret", "v1", istio_ns, preflight.ISTIOD_OWN_CA_SECRET) is not None,
+        "pinned_root_fingerprints": _pinned_root_fingerprints(client, params),
     }
+
+
+def _pinned_root_fingerprints(client, params):
+    """Fingerprints of the roots the cluster pins already (the mesh_ca root Secret's ca.crt)."""
+    if not (params["mesh_root_certificate"] and params["root_secret"]):
+        return []
+    secret = kube.get_object(client, "Secret", "v1", params["root_secret"]["namespace"], params["root_secret"]["name"])
+    data = ((secret or {}).get("data") or {}).get("ca.crt")
+    if not data:
+        return []
+    try:
+        loaded = pki.load_certificates(base64.b64decode(data).decode("ascii"), origin="pinned root Secret")
+    except Exception:  # an unreadable pinned root is the chain checks' business, not a split
+        return []
+    return [pki.fingerprint_sha256(item.cert) for item in loaded]
 
 
 def _where(params):
@@ -177,6 +213,11 @@ def main():
         ca_certificate=dict(type="str"),
         max_workload_certificate_duration=dict(type="str", default="1h"),
         fail_on_problem=dict(type="bool", default=True),
+        mesh_root_certificate=dict(type="str"),
+        root_secret=dict(type="dict", no_log=False, options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+        )),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -190,6 +231,13 @@ def main():
         max_seconds = pki.parse_duration(params["max_workload_certificate_duration"])
     except ValueError as exc:
         module.fail_json(msg="cluster %s: max_workload_certificate_duration: %s" % (cluster, exc))
+    mesh_root_fingerprint = None
+    if params["mesh_root_certificate"]:
+        try:
+            mesh_root_fingerprint = pki.fingerprint_sha256(
+                pki.load_certificates(params["mesh_root_certificate"], origin="mesh_root_certificate")[0].cert)
+        except Exception as exc:  # MalformedInput and friends: the message says what and where
+            module.fail_json(msg="cluster %s: mesh_root_certificate: %s" % (cluster, exc))
     ca_not_after = None
     if params["ca_certificate"]:
         try:
@@ -218,6 +266,10 @@ def main():
             certificate_namespace=params["certificate_namespace"],
             istio_namespace=params["istio_namespace"],
             trust_domains=params["trust_domains"],
+            cluster=cluster,
+            mesh_root_fingerprint=mesh_root_fingerprint,
+            pinned_root_secret="Secret %s/%s" % (params["root_secret"]["namespace"], params["root_secret"]["name"])
+            if params["root_secret"] else "the pinned root Secret",
             max_workload_seconds=max_seconds,
             ca_name="the CA certificate %s" % ("(PEM)" if pki.looks_like_pem(params["ca_certificate"]) else params["ca_certificate"]),
         ),

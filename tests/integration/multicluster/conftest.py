@@ -60,7 +60,7 @@ class Mesh:
         self.inventory = root / "inventory.yml"
         self.site = None
         self.inventory.write_text(yaml.safe_dump({
-            "all": {"vars": {"certmesh_environment": "test"},
+            "all": {"vars": {"certmesh_environment": "test", "certmesh_rollout_waves": [1]},
                     "children": {"mesh_test": {"hosts": dict(
                         (c.name, {"ansible_connection": "local",
                                   "ansible_python_interpreter": "{{ ansible_playbook_python }}",

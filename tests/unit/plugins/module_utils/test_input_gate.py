@@ -142,3 +142,17 @@ def test_gateway_lifetimes_cert_manager_refuses_are_refused_by_the_gate(tmp_path
                                          gateway_certs_renew_before="1m"), SPECS)
     assert found == ["gateway_certs_hosts[0] (Certificate app, inventory host c): renew_before 1m is shorter than "
                      "the 5m cert-manager accepts"]
+
+
+def test_rollout_waves_of_the_wrong_shape_are_named_with_the_host_and_an_example(tmp_path):
+    specs = dict(SPECS, certmesh_rollout_waves={"type": "list", "elements": "raw"})
+    found = gate.check_host("cluster1", _values(tmp_path, certmesh_rollout_waves=[1, "0%"]), specs)
+
+    assert len(found) == 1
+    assert found[0].startswith("certmesh_rollout_waves (inventory host cluster1) must be a list of wave sizes")
+    assert "wave 2 is '0%'" in found[0] and '[1, "100%"]' in found[0]
+
+
+def test_rollout_waves_with_a_canary_then_percentages_pass(tmp_path):
+    specs = dict(SPECS, certmesh_rollout_waves={"type": "list", "elements": "raw"})
+    assert gate.check_host("cluster1", _values(tmp_path, certmesh_rollout_waves=[1, 5, "25%"]), specs) == []

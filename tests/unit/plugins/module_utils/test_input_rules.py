@@ -31,6 +31,8 @@ from ansible_collections.certmesh.istio.plugins.module_utils.input_rules import 
     ("vault_ttl", ["3600", "30d", "8760h", 60, "1h30m"], ["", "1d12h", "-1h", "0", "banana", True, 0]),
     ("path_component", ["prod", "local", "dev-1", "a.b", "a_b"],
      ["../../..", "..", ".", ".hidden", "a/b", "a\\b", "a\x00b", "a..b", "", "a b", "x" * 64, None]),
+    ("rollout_waves", [[1, "100%"], [1, 5, "25%"], [3], ["10%", "100%"]],
+     [[], [0], [1, "0%"], [1, "101%"], ["25"], [True], "1", None, [1, "25 %"], [1.5]]),
 ])
 def test_each_rule_keeps_its_grammar(rule, good, bad):
     for value in good:

@@ -112,3 +112,20 @@ def test_go_durations_are_read_as_go_reads_them():
         except ValueError:
             continue
         raise AssertionError("%r was accepted" % bad)
+
+
+def test_a_cluster_pinning_another_root_is_a_split_naming_the_cluster_and_both_fingerprints():
+    found = preflight.check_mesh_root("east", ["aa:bb"], "cc:dd", "Secret cert-manager/istio-root-ca")
+
+    assert [p["code"] for p in found] == ["mesh_root_split"]
+    message = found[0]["message"]
+    assert "cluster east" in message and "aa:bb" in message and "cc:dd" in message
+    assert "Secret cert-manager/istio-root-ca" in message and "certmesh_pki_store" in message
+
+
+def test_a_cluster_pinning_this_root_among_others_is_no_split():
+    assert preflight.check_mesh_root("east", ["aa:bb", "cc:dd"], "cc:dd") == []
+
+
+def test_a_cluster_pinning_no_root_yet_is_no_split():
+    assert preflight.check_mesh_root("east", [], "cc:dd") == []
