@@ -22,7 +22,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import hashlib
 import json
 import os
 import pathlib
@@ -168,7 +167,7 @@ def bench(count, options, work):
 def show(result):
     first, noop = result["first"], result["noop"]
     print("clusters: %d in %d slices, store %s, tags %s" % (result["clusters"], result["slices"], result["store"],
-                                                             result["tags"]))
+                                                            result["tags"]))
     print("roots: %d" % result["roots"])
     print("first converge: wall %.1f s, per cluster %.2f s, return codes %s"
           % (first["wall"], first["per_cluster"], first["return_codes"]))

@@ -75,7 +75,7 @@ def shown(value):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--inputs", type=int, default=100000,
                         help="inputs in total across targets (default 100000), or per target with --per-target")
     parser.add_argument("--per-target", action="store_true")

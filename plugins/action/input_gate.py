@@ -76,8 +76,16 @@ class ActionModule(ActionBase):
             for folder, target in (("defaults", defaults), ("vars", internal)):
                 path = os.path.join(base, folder, "main.yml")
                 if os.path.isfile(path):
-                    target.update(self._loader.load_from_file(path, trusted_as_template=True) or {})
+                    target.update(self._load_role_variables(path) or {})
         return specs, defaults, internal
+
+    def _load_role_variables(self, path):
+        """A role's defaults or vars, templatable as Ansible treats them. ansible-core 2.19 marks
+        file content untrusted unless asked; 2.16-2.18 have no trust marking (and no keyword)."""
+        try:
+            return self._loader.load_from_file(path, trusted_as_template=True)
+        except TypeError:
+            return self._loader.load_from_file(path)
 
     def _known_names(self, specs, defaults):
         """Every variable name the collection's roles and playbooks mention (set_fact, register...)."""

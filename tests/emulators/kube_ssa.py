@@ -226,7 +226,8 @@ def merge(live, config, shape):
     if isinstance(config, list) and isinstance(live, list) and config:
         kind, keys = shape.list_type(config + live)
         if kind == "map":
-            element = lambda item: _key_element(item, keys)  # noqa: E731 - one-line key function
+            def element(item):
+                return _key_element(item, keys)
             live_by_key = {element(i): i for i in live if isinstance(i, dict)}
             applied_keys = {element(i) for i in config}
             merged = [merge(live_by_key.get(element(i), MISSING), i, shape.item()) for i in config]

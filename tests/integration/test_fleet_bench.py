@@ -24,7 +24,6 @@ from tests.support.secrets import leaked_key_material
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fleet_bench")]
 
 
-
 @pytest.fixture
 def fleet(kube_emulator_factory, tmp_path):
     management = kube_emulator_factory("management", crds=False, controllers=[])

@@ -108,7 +108,7 @@ def test_apply_creates_the_object_and_owns_only_what_it_applied_in_fieldsv1_keys
 def test_a_create_is_an_update_of_the_client_named_after_its_user_agent(client):
     config_maps = _res(client, "v1", "ConfigMap")
     created = config_maps.create(body={**_config_map(a="1"), "metadata": {"name": "mesh", "namespace": "default",
-                                                                         "labels": {"team": "mesh"}}},
+                                                                          "labels": {"team": "mesh"}}},
                                  namespace="default").to_dict()
     assert _owners(created) == {("OpenAPI-Generator", "Update"): {
         "f:data": {"f:a": {}}, "f:metadata": {"f:labels": {".": {}, "f:team": {}}}}}

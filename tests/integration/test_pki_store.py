@@ -80,7 +80,7 @@ def test_two_control_nodes_racing_on_an_empty_store_end_with_one_root(management
     folders = [tmp_path / "slice-a", tmp_path / "slice-b"]
     for index, folder in enumerate(folders):
         _local_root(folder, "root of slice %d" % index)
-    clients = [_client(management) for _ in folders]
+    clients = [_client(management) for _unused in folders]
     start = threading.Barrier(len(folders))
     outcomes = [None] * len(folders)
 

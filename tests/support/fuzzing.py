@@ -14,6 +14,7 @@ variants and plain random text.
 import base64
 import datetime
 import json
+import math
 import os
 import tempfile
 
@@ -86,7 +87,7 @@ def armour(der_bytes, label="CERTIFICATE"):
 def byte_mutations(draw, data):
     """``data`` with a few random edits: flips, inserts, deletions, truncation, duplication."""
     data = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
+    for _edit in range(draw(st.integers(1, 4))):
         how = draw(st.sampled_from(("flip", "set", "insert", "delete", "truncate", "duplicate")))
         at = draw(st.integers(0, max(len(data) - 1, 0)))
         if how == "flip" and data:
@@ -152,7 +153,7 @@ def crafted_der(draw, pool="all"):
     base, signer = draw(st.sampled_from(getattr(corpus(), pool))) if isinstance(pool, str) else pool
     elements = der.tbs_elements(base.der)
     replace = {}
-    for _ in range(draw(st.integers(1, 2))):
+    for _field in range(draw(st.integers(1, 2))):
         position = draw(st.integers(0, len(elements) - 1))
         replace[position] = draw(element_mutation(replace.get(position, elements[position])))
     return der.rebuild(base.der, signer, replace)
@@ -204,7 +205,7 @@ _JUNK = st.one_of(st.just(""), st.just("\n"), st.just("# comment\n"), st.text(ma
 def pem_bundle(draw):
     """PEM text of one to four blocks (real and mutated), with junk between them."""
     parts = []
-    for _ in range(draw(st.integers(1, 4))):
+    for _block in range(draw(st.integers(1, 4))):
         parts.append(draw(_JUNK))
         parts.append(draw(pem_block()))
     parts.append(draw(_JUNK))
@@ -417,7 +418,7 @@ def _marker_input():
     @st.composite
     def edited(draw):
         state = json.loads(json.dumps(real))
-        for _ in range(draw(st.integers(1, 3))):
+        for _edit in range(draw(st.integers(1, 3))):
             key = draw(st.sampled_from(sorted(state) + ["extra"]))
             how = draw(st.sampled_from(("drop", "retype", "phase")))
             if how == "drop":
@@ -454,7 +455,7 @@ def _duration(parse, never_negative):
     def call(value):
         seconds = parse(value)
         assert isinstance(seconds, (int, float)) and not isinstance(seconds, bool), (value, seconds)
-        assert seconds == seconds and abs(seconds) != float("inf"), "%r parsed as %r" % (value, seconds)
+        assert not (isinstance(seconds, float) and math.isnan(seconds)) and abs(seconds) != float("inf"), "%r parsed as %r" % (value, seconds)
         assert seconds >= 0 or not never_negative, "%r parsed as %r" % (value, seconds)
     return call
 

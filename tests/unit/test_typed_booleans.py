@@ -29,11 +29,11 @@ def _booleans():
 
 BOOLEANS = _booleans()
 _FILES = sorted(
-    [p for p in REPO_ROOT.glob("roles/*/tasks/**/*.yml")]
-    + [p for p in REPO_ROOT.glob("roles/*/vars/main.yml")]
-    + [p for p in REPO_ROOT.glob("roles/*/defaults/main.yml")]
-    + [p for p in REPO_ROOT.glob("roles/*/templates/*.j2")]
-    + [p for p in REPO_ROOT.glob("playbooks/**/*.yml")])
+    list(REPO_ROOT.glob("roles/*/tasks/**/*.yml"))
+    + list(REPO_ROOT.glob("roles/*/vars/main.yml"))
+    + list(REPO_ROOT.glob("roles/*/defaults/main.yml"))
+    + list(REPO_ROOT.glob("roles/*/templates/*.j2"))
+    + list(REPO_ROOT.glob("playbooks/**/*.yml")))
 _MODULE_LINE = re.compile(r"^\s*(?:-\s+)?(certmesh\.istio\.\w+):\s*$")
 
 

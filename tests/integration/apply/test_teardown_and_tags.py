@@ -109,7 +109,7 @@ def test_a_tagged_run_on_a_converged_cluster_runs_preflight_and_istio_csr_only(c
     result = cluster.run("playbooks/site.yml", "--tags", "istio_csr")
     assert result.returncode == 0, _failure(result)
     assert recap(result.stdout)["day2"]["changed"] == 0, _failure(result)
-    roles = {m for m in re.findall(r"^TASK \[certmesh\.istio\.(\w+) : (?!Validating arguments)", result.stdout, re.M)}
+    roles = set(re.findall(r"^TASK \[certmesh\.istio\.(\w+) : (?!Validating arguments)", result.stdout, re.M))
     assert {"preflight", "istio_csr"} <= roles, roles
     assert roles <= {"common", "preflight", "istio_csr", "manifest_sink"}, roles
     assert "Install or upgrade Helm releases of istio_csr" in result.stdout

@@ -23,9 +23,9 @@ DEFAULTS = dict(
     hosts=[{"name": "app", "dns_names": ["app.example.com"]}], default_issuer=ISSUER,
     duration="2160h", renew_before="720h", private_key_algorithm="ECDSA", private_key_size=256,
     gateway_name="mesh-gateway", gateway_class="istio", allowed_routes="Same", https_redirect=True)
-CROSS_NAMESPACE = dict(DEFAULTS, gateway_namespace="ingress", hosts=[
+CROSS_NAMESPACE = {**DEFAULTS, "gateway_namespace": "ingress", "hosts": [
     {"name": "app.v2", "dns_names": ["app.example.com", "www.example.com"], "secret_name": "app-cert"},
-    {"name": "api", "dns_names": ["api.example.com"]}])
+    {"name": "api", "dns_names": ["api.example.com"]}]}
 
 
 def _by_kind(objects):
@@ -63,7 +63,8 @@ def test_a_gateway_beside_its_secrets_needs_no_reference_grant():
 
 
 def test_without_https_redirect_there_is_no_plain_listener_and_no_route():
-    objects = builders.gateway_api_objects(**dict(DEFAULTS, https_redirect=False))
+    inputs = {**DEFAULTS, "https_redirect": False}
+    objects = builders.gateway_api_objects(**inputs)
     assert [o["kind"] for o in objects] == ["Certificate", "Gateway"]
     assert [l["protocol"] for l in objects[1]["spec"]["listeners"]] == ["HTTPS"]
 

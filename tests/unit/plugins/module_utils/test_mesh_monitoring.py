@@ -114,7 +114,7 @@ def test_every_alert_links_to_a_section_of_the_runbook(objects):
 
 def test_user_values_stay_values(objects):
     hostile = dict(SETTINGS, cluster='east"} or vector(1) #', labels={"x": "a\nb"})
-    built, _ = mesh_monitoring.monitoring_objects(hostile, [])
+    built, _problems = mesh_monitoring.monitoring_objects(hostile, [])
     expr = _alert(built, "CertmeshCARenewSoon")["expr"]
     promql_parser.parse(expr)
     assert 'cluster="east\\"} or vector(1) #"' in expr
@@ -131,7 +131,7 @@ def test_service_monitors_select_the_charts_metrics_services(objects):
 
 
 def test_an_issuer_not_ready_alert_follows_the_issuer_kind():
-    built, _ = mesh_monitoring.monitoring_objects(dict(SETTINGS, issuer={"name": "mesh", "kind": "Issuer"}), [])
+    built, _problems = mesh_monitoring.monitoring_objects(dict(SETTINGS, issuer={"name": "mesh", "kind": "Issuer"}), [])
     assert _alert(built, "CertmeshCAIssuerNotReady")["expr"] == \
         'certmanager_issuer_ready_status{condition="True", name="mesh", namespace="cert-manager"} != 1'
 
@@ -142,5 +142,5 @@ def test_a_bad_workload_duration_names_the_variable():
 
 
 def test_an_unreadable_ca_certificate_is_a_problem_not_an_exception():
-    _, problems = mesh_monitoring.monitoring_objects(SETTINGS, [{"certificate": "mesh_root", "pem": "nope", "origin": "root-ca.crt"}])
+    _built, problems = mesh_monitoring.monitoring_objects(SETTINGS, [{"certificate": "mesh_root", "pem": "nope", "origin": "root-ca.crt"}])
     assert len(problems) == 1 and problems[0].startswith("root-ca.crt")
