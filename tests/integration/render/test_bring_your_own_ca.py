@@ -41,7 +41,7 @@ def _run(tmp_path, folder, certificate="ca.crt", key="ca.key"):
 def test_a_brought_ca_is_used_instead_of_generating_one(tmp_path, brought):
     out, result = _run(tmp_path, brought)
     assert result.returncode == 0, result.stdout[-4000:]
-    secret = yaml.safe_load((out / "local" / "cluster1" / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").read_text())
+    secret = yaml.safe_load((out / "local" / "cluster1" / "secrets" / "mesh_ca" / "cert-manager.secret.istio-ca-key-pair.yaml").read_text())
     assert base64.b64decode(secret["data"]["tls.crt"]).decode().startswith((brought / "ca.crt").read_text().strip())
     assert base64.b64decode(secret["data"]["ca.crt"]).decode().strip() == (brought / "root.crt").read_text().strip()
     assert not (out / "local" / "mesh-root" / "root-ca.key").exists()

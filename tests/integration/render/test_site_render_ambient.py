@@ -32,10 +32,12 @@ def ambient_render(tmp_path_factory):
 
 
 def _releases(cluster_dir):
+    """chart -> (release, values) from each component's kustomize ``helmCharts`` entries."""
     found = {}
-    for release_file in cluster_dir.glob("*/helm-*.release.yaml"):
-        release = yaml.safe_load(release_file.read_text())
-        found[release["chart"]] = (release, yaml.safe_load((release_file.parent / release["values_file"]).read_text()))
+    for kustomization in cluster_dir.glob("*/helm/kustomization.yaml"):
+        for entry in yaml.safe_load(kustomization.read_text()).get("helmCharts") or []:
+            release = {"chart": entry["name"], "release": entry["releaseName"], "namespace": entry["namespace"]}
+            found[entry["name"]] = (release, yaml.safe_load((kustomization.parent / entry["valuesFile"]).read_text()))
     return found
 
 

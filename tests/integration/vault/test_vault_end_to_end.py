@@ -152,7 +152,7 @@ def test_render_mode_writes_the_vault_issuer_and_istio_csr_values_and_refuses_an
     assert issuer["spec"]["vault"]["server"] == vault_emulator.url
     kustomization = yaml.safe_load((render / "vault_pki" / "kustomization.yaml").read_text())
     assert "clusterissuer.vault-istio-ca.yaml" in kustomization["resources"]
-    values_file = render / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml"
+    values_file = render / "istio_csr" / "helm" / "cert-manager-istio-csr.values.yaml"
     values = yaml.safe_load(values_file.read_text())
     assert values["app"]["certmanager"]["issuer"]["name"] == "vault-istio-ca"
     # Vault's intermediate is signed by the mesh root made by site.yml
