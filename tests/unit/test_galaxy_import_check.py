@@ -43,3 +43,11 @@ def test_a_module_with_empty_docs_is_a_problem_naming_it():
 def test_an_error_line_or_an_unfinished_import_is_a_problem():
     found = galaxy_import_check.problems(_result("ERROR: ansible-doc failed\n", returncode=1), _report(GOOD_DOC))
     assert "ERROR: ansible-doc failed" in found and any("did not complete" in line for line in found)
+
+
+def test_an_action_plugin_is_documented_by_its_module_and_a_lone_action_is_a_problem():
+    report = _report(GOOD_DOC)
+    report["docs_blob"]["contents"].append({"content_type": "action", "content_name": "chain_verify", "doc_strings": {}})
+    assert galaxy_import_check.problems(_result(), report) == []
+    report["docs_blob"]["contents"].append({"content_type": "action", "content_name": "lonely", "doc_strings": {}})
+    assert galaxy_import_check.problems(_result(), report) == ["action lonely has no docs in the importer result"]
