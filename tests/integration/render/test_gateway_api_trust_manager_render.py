@@ -46,17 +46,17 @@ def test_the_gateway_api_objects_and_the_bundle_are_rendered_and_validate_agains
 
 def test_the_trust_manager_and_istio_csr_values_validate_against_their_chart_schemas(rendered):
     checked = set()
-    for release_file in rendered["cluster"].glob("*/helm-*.release.yaml"):
-        release = yaml.safe_load(release_file.read_text())
-        if release["chart"] in CHARTS_WITH_SCHEMA:
-            values = yaml.safe_load((release_file.parent / release["values_file"]).read_text())
-            assert helm_values_errors(CHARTS_WITH_SCHEMA[release["chart"]], values) == [], release_file
-            checked.add(release["chart"])
+    for kustomization in rendered["cluster"].glob("*/helm/kustomization.yaml"):
+        for chart in yaml.safe_load(kustomization.read_text()).get("helmCharts") or []:
+            if chart["name"] in CHARTS_WITH_SCHEMA:
+                values = yaml.safe_load((kustomization.parent / chart["valuesFile"]).read_text())
+                assert helm_values_errors(CHARTS_WITH_SCHEMA[chart["name"]], values) == [], kustomization
+                checked.add(chart["name"])
     assert checked == set(CHARTS_WITH_SCHEMA)
 
 
 def test_istio_csr_pins_its_root_to_the_bundle_configmap(rendered):
-    values = yaml.safe_load((rendered["cluster"] / "istio_csr" / "helm-cert-manager-istio-csr.values.yaml").read_text())
+    values = yaml.safe_load((rendered["cluster"] / "istio_csr" / "helm" / "cert-manager-istio-csr.values.yaml").read_text())
     assert values["volumes"] == [{"name": "root-ca", "configMap": {"name": "istio-mesh-roots"}}]
     bundle = yaml.safe_load((rendered["cluster"] / "trust_bundle" / "bundle.istio-mesh-roots.yaml").read_text())
     root = rendered["cluster"].parent / "mesh-root" / "root-ca.crt"
