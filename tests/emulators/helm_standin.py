@@ -79,6 +79,8 @@ import sys
 
 import yaml
 
+from tests.emulators import fast_yaml
+
 # jsonschema and the emulator module (for the upstream files) are imported where a chart is
 # installed: list/get, called far more often, should start as fast as a Go binary allows.
 
@@ -189,7 +191,7 @@ def user_values(flags):
     for path in flags.get("--values", []):
         try:
             with open(path, encoding="utf-8") as stream:
-                loaded = yaml.safe_load(stream) or {}
+                loaded = fast_yaml.safe_load(stream) or {}
         except OSError as error:
             raise HelmError("open %s: no such file or directory" % path) from error
         values = deep_merge(values, loaded)
@@ -214,7 +216,7 @@ def _repositories():
     path = _repositories_file()
     if not path.exists():
         return []
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("repositories") or []
+    return (fast_yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("repositories") or []
 
 
 def _save_repositories(repos):
@@ -281,7 +283,7 @@ def default_values(info):
     if not info["upstream"]:
         return {}
     with open(_chart_file(info, "values.yaml"), encoding="utf-8") as stream:
-        return yaml.safe_load(stream) or {}
+        return fast_yaml.safe_load(stream) or {}
 
 
 def schema_problems(info, values):
@@ -342,7 +344,7 @@ class Cluster:
         path = path or (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
         try:
             with open(path, encoding="utf-8") as stream:
-                return yaml.safe_load(stream) or {}
+                return fast_yaml.safe_load(stream) or {}
         except (OSError, yaml.YAMLError) as error:
             raise HelmError("Kubernetes cluster unreachable: %s" % error) from error
 
@@ -749,7 +751,7 @@ def install_or_upgrade(cluster, release, chart_ref, namespace, flags, upgrade): 
             raise HelmError("%s FAILED: failed to create resource: %s" % (verb, _api_message(error))) from error
     if latest is not None:
         previous = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
-        for obj in yaml.safe_load_all(latest.get("manifest") or ""):
+        for obj in fast_yaml.safe_load_all(latest.get("manifest") or ""):
             if obj and (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]) not in previous:
                 cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
         latest["info"]["status"] = "superseded"
@@ -783,7 +785,7 @@ def uninstall(cluster, release, namespace, flags):
         raise HelmError("uninstall: Release not loaded: %s: release: not found" % release)
     latest = found[-1]
     kept = []
-    for obj in yaml.safe_load_all(latest.get("manifest") or ""):
+    for obj in fast_yaml.safe_load_all(latest.get("manifest") or ""):
         if not obj:
             continue
         if (obj["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep":

@@ -111,7 +111,7 @@ import uuid
 
 import yaml
 
-from tests.emulators import kube_patch, kube_ssa
+from tests.emulators import fast_yaml, kube_patch, kube_ssa
 from tests.emulators.kube_finalizers import GracefulDeletion
 from tests.support import k8s_openapi
 
@@ -372,9 +372,8 @@ def upstream_dir():
 
 @functools.lru_cache(maxsize=None)
 def _load_yaml_documents(path):
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path, encoding="utf-8") as stream:
-        return tuple(doc for doc in yaml.load_all(stream, Loader=loader) if doc)  # nosec - safe loader
+        return tuple(doc for doc in fast_yaml.safe_load_all(stream) if doc)
 
 
 def upstream_crds(which=("cert-manager", "istio")):
@@ -758,8 +757,7 @@ class KubeAPIEmulator(GracefulDeletion):  # pylint: disable=too-many-instance-at
                 try:  # JSON is YAML, and much faster to parse
                     return json.loads(body.decode("utf-8"))
                 except ValueError:
-                    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-                    return yaml.load(body.decode("utf-8"), Loader=loader)  # nosec - safe loader
+                    return fast_yaml.safe_load(body.decode("utf-8"))
             return json.loads(body.decode("utf-8"))
         except (ValueError, yaml.YAMLError) as error:
             raise bad_request("error decoding %s body for %s: %s" % (content_type, rtype.kind, error)) from error

@@ -11,9 +11,9 @@ __metaclass__ = type
 
 import functools
 
-import yaml
 
 from tests.support.upstream import upstream_dir
+from tests.emulators import fast_yaml
 
 # Keys whose value is an API of its own, not a chart value: istiod's meshConfig is Istio's
 # MeshConfig (values.yaml holds one example key of it). istiod's ``pilot`` section is the chart's
@@ -30,7 +30,7 @@ CHART_FOLDERS = {"base": "base", "istiod": "istio-control/istio-discovery", "cni
 def chart_defaults(chart):
     """The keys a chart's values.yaml declares; Istio keeps them under _internal_defaults_do_not_set."""
     with (upstream_dir() / "istio-1.30.3" / "charts" / CHART_FOLDERS[chart] / "values.yaml").open() as stream:
-        values = yaml.safe_load(stream)
+        values = fast_yaml.safe_load(stream)
     return values.get("_internal_defaults_do_not_set", values)
 
 

@@ -11,9 +11,9 @@ import os
 import pathlib
 
 import pytest
-import yaml
 
 from tests.support.k8s_openapi import StructuralValidator
+from tests.emulators import fast_yaml
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def crd_documents():
     base = upstream_dir()
     for crd_file in sorted(base.glob("*/crds/*.yaml")):
         with crd_file.open() as stream:
-            for doc in yaml.safe_load_all(stream):
+            for doc in fast_yaml.safe_load_all(stream):
                 if doc and doc.get("kind") == "CustomResourceDefinition":
                     yield doc
 
@@ -77,4 +77,4 @@ def helm_values_schema(chart):
 def helm_default_values(chart):
     """Return the chart's default ``values.yaml`` (what Helm merges user values onto)."""
     with (upstream_dir() / chart / "chart" / "values.yaml").open() as stream:
-        return yaml.safe_load(stream)
+        return fast_yaml.safe_load(stream)
