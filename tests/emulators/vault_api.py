@@ -67,6 +67,7 @@ Faults for tests (docs/testing-vault.md, "Fault injection")::
 
     vault.inject_fault('seal', before_write=3)          # or 'forbid', 'revoke'; or path='pki_int/roles/x'
     vault.clear_faults(); vault.unseal()
+    vault.hold_reads('secret/data/certmesh/prod/mesh-root', parties=2, reads=4)  # a certain race
 
 Command line (molecule): ``python -m tests.emulators.vault_api --port 8200 --root-token root``.
 """
@@ -1266,6 +1267,7 @@ class VaultEmulator:
         self.fired = []  # (kind, write number, path) of faults that went off
         self.denied_paths = set()  # paths a 'forbid' fault denied to every non-root token
         self.write_count = 0  # state-changing requests so far (see READ_ONLY_POSTS)
+        self._held = None  # hold_reads(): GETs of one path answered in rounds
         self._server = None
         self._thread = None
         self.url = None
@@ -1337,6 +1339,28 @@ class VaultEmulator:
             raise ValueError('before_write must be a write number from 1, not %r' % (before_write,))
         with self.lock:
             self.faults.append({'kind': kind, 'before_write': before_write, 'path': path.strip('/') if path else None})
+
+    def hold_reads(self, path, parties=2, reads=None, timeout=120):
+        """Answer the first ``reads`` (default ``parties``) GETs of exactly ``path`` in rounds of
+        ``parties``: each waits until the others of its round have arrived. Two control nodes then
+        see the same state at the same moment (e.g. both find no mesh root), which makes a race
+        certain instead of likely. A round that never fills is released after ``timeout`` seconds."""
+        with self.lock:
+            self._held = {'path': path.strip('/'), 'left': reads or parties,
+                          'barrier': threading.Barrier(parties, timeout=timeout)}
+
+    def _wait_if_held(self, method, path):
+        held = self._held
+        if not held or method != 'GET' or path != held['path']:
+            return
+        with self.lock:
+            if held['left'] <= 0:
+                return
+            held['left'] -= 1
+        try:
+            held['barrier'].wait()
+        except threading.BrokenBarrierError:
+            pass
 
     def clear_faults(self):
         """Drop pending faults and the denials of fired ``forbid`` faults (a sealed Vault stays sealed)."""
@@ -1412,6 +1436,7 @@ class VaultEmulator:
                 raise ValueError('not an object')
         except ValueError:
             return 400, {'errors': ['failed to parse JSON input: invalid character']}
+        self._wait_if_held(method, path)
         with self.lock:
             try:
                 result = self._handle(method, path, query, headers, body)
