@@ -37,6 +37,8 @@ VARIABLE_RULES = {
     "certmesh_pki_store_vault_url": "vault_address",
     "certmesh_pki_store_vault_mount": "vault_mount",
     "certmesh_pki_store_vault_path": "vault_kv_path",
+    "certmesh_pki_store_vault_namespace": "vault_namespace",
+    "certmesh_pki_store_vault_ca_cert": "control_node_file",
     "certmesh_rollout_waves": "rollout_waves",
     "cert_manager_release_name": "helm_release_name",
     "istio_csr_release_name": "helm_release_name",
@@ -69,7 +71,8 @@ VARIABLE_RULES = {
 }
 # Variables whose empty value means "not set" (e.g. no Istio revision).
 # The Vault store's address may stay empty unless certmesh_pki_store is vault (_store_problems).
-EMPTY_ALLOWED = frozenset(["istio_revision", "certmesh_pki_store_vault_url"])
+EMPTY_ALLOWED = frozenset(["istio_revision", "certmesh_pki_store_vault_url", "certmesh_pki_store_vault_namespace",
+                           "certmesh_pki_store_vault_ca_cert"])
 # Lists whose every element keeps a rule.
 ELEMENT_RULES = {
     "istio_csr_istio_revisions": "dns1123_label",

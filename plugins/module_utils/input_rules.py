@@ -374,6 +374,21 @@ def check_vault_kv_path(value):
             "no leading or trailing '/' and no '..', e.g. 'certmesh'): got %s" % _shown(value))
 
 
+def check_vault_namespace(value):
+    """A Vault Enterprise namespace path (``platform``, ``platform/mesh``): the same segments."""
+    if _vault_segments(value) and len(value) <= 512:
+        return None
+    return ("must be a Vault namespace path (segments of letters, digits, '.', '-' or '_' joined by '/', no leading "
+            "or trailing '/', as VAULT_NAMESPACE takes it, e.g. 'platform/mesh'): got %s" % _shown(value))
+
+
+def check_control_node_file(value):
+    """A file path on the control node (a CA bundle): text on one line, no NUL."""
+    if _is_text(value) and value and "\x00" not in value and "\n" not in value and "\r" not in value:
+        return None
+    return "must be the path of a file on the control node (one line, no NUL): got %s" % _shown(value)
+
+
 _VAULT_ADDRESS = re.compile(r"https?://[A-Za-z0-9._~\[\]:-]+(/[A-Za-z0-9._~/-]*)?")
 
 
@@ -506,6 +521,8 @@ RULES = {
     "vault_mount": check_vault_mount,
     "vault_kv_path": check_vault_kv_path,
     "vault_address": check_vault_address,
+    "vault_namespace": check_vault_namespace,
+    "control_node_file": check_control_node_file,
 }
 
 

@@ -167,9 +167,10 @@ def test_the_vault_store_without_an_address_is_refused_naming_the_variable(tmp_p
                         "control node"]
 
 
-def test_an_empty_vault_address_is_fine_while_the_store_is_elsewhere(tmp_path):
+def test_empty_vault_settings_are_fine_while_the_store_is_elsewhere(tmp_path):
     assert gate.check_host("cluster1", _values(tmp_path, certmesh_pki_store="kubernetes",
-                                               certmesh_pki_store_vault_url=""), SPECS) == []
+                                               certmesh_pki_store_vault_url="", certmesh_pki_store_vault_namespace="",
+                                               certmesh_pki_store_vault_ca_cert=""), SPECS) == []
 
 
 def test_the_vault_store_mount_and_folder_keep_their_rules(tmp_path):

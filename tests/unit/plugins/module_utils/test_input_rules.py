@@ -194,3 +194,15 @@ def test_a_store_folder_in_the_kv_mount_is_plain_segments(path, kept):
                                        ("ftp://vault", False)])
 def test_a_vault_address_is_what_vault_addr_takes(url, kept):
     assert (rules.check("vault_address", url) is None) is kept
+
+
+@pytest.mark.parametrize("namespace, kept", [("platform", True), ("platform/mesh", True), ("/platform", False),
+                                             ("a b", False), ("", False)])
+def test_a_vault_namespace_is_a_path_of_plain_segments(namespace, kept):
+    assert (rules.check("vault_namespace", namespace) is None) is kept
+
+
+@pytest.mark.parametrize("path, kept", [("/etc/ssl/vault-ca.pem", True), ("ca.pem", True), ("a\nb", False),
+                                        ("a\x00b", False), ("", False), (["x"], False)])
+def test_a_control_node_file_is_one_line_of_text(path, kept):
+    assert (rules.check("control_node_file", path) is None) is kept
