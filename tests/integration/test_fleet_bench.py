@@ -86,11 +86,12 @@ def vault_fleet(tmp_path):
         writes = [request for request in store.state_writes() if request[2].startswith("secret/")]
     finally:
         store.stop()
-    return run, json.loads(figures.read_text()) if figures.is_file() else None, stored, writes, work / "n2"
+    return (run, json.loads(figures.read_text()) if figures.is_file() else None, stored, writes, work / "n2",
+            store.root_token)
 
 
 def test_two_slices_racing_on_an_empty_vault_store_share_one_root_and_leak_no_key(vault_fleet, tmp_path):
-    run, figures, stored, writes, work = vault_fleet
+    run, figures, stored, writes, work, token = vault_fleet
     assert run.returncode == 0, run.stdout + run.stderr
     assert "roots: 1" in run.stdout
     assert figures[0]["roots"] == 1 and figures[0]["clusters_with_a_root"] == 2
@@ -113,5 +114,6 @@ def test_two_slices_racing_on_an_empty_vault_store_share_one_root_and_leak_no_ke
     logs = "".join(path.read_text() for path in work.glob("slice-*/first.log"))
     assert "ESTABLISH LOCAL CONNECTION" in logs  # the slices ran with -vvv
     assert leaked_key_material(logs, keys) == []
+    assert token not in logs
     assert list(work.glob("slice-*/tmp/certmesh-pki-*")) == []
     assert list(work.glob("slice-*/out/**/*.key")) == []
