@@ -5,7 +5,8 @@ i, i+S, i+2S...), its own output folder and TMPDIR, as if it ran on its own exec
 fresh container; all slices start at the same moment. With ``--store kubernetes`` they share a
 PKI store in a management cluster (the Kubernetes API emulator, started here unless
 ``--store-kubeconfig`` names one); with ``--store local`` each slice keeps its own files, which
-is what splits the mesh into trust islands.
+is what splits the mesh into trust islands. With ``--store vault`` they share a KV version 2
+mount of the Vault API emulator (started here unless ``--store-vault-url`` names a Vault).
 
 Prints ``roots: K`` (distinct mesh roots across every cluster's CA chain; 1 is one mesh), the
 wall time and the per-cluster cost (slice time summed over slices, divided by N) of a first
@@ -13,6 +14,7 @@ converge and of a no-op re-run, and with ``--curve`` the same for N = 10, 30, 10
 
     python bench/fleet.py --clusters 6 --slices 3 --store kubernetes
     python bench/fleet.py --clusters 6 --slices 3 --store local        # shows the split
+    python bench/fleet.py --clusters 6 --slices 3 --store vault
     python bench/fleet.py --slices 3 --curve --tags pki,mesh_ca
     python bench/fleet.py --clusters 30 --slices 3 --verify   # the acceptance run of issue 11
 """
@@ -66,6 +68,24 @@ class ManagementCluster:
         self.process.wait(timeout=30)
 
 
+class StoreVault:
+    """The Vault of the PKI store: one Vault API emulator process on a free port."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulators.vault_api", "--port", "0"],
+            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("the Vault emulator did not start")
+        started = json.loads(line)
+        self.url, self.token = started["url"], started["root_token"]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 def cluster_names(count):
     return ["c%03d" % number for number in range(1, count + 1)]
 
@@ -75,10 +95,12 @@ def slice_hosts(names, slices):
     return [names[index::slices] for index in range(slices) if names[index::slices]]
 
 
-def write_inventory(path, names, options, store_kubeconfig):
+def write_inventory(path, names, options, store_kubeconfig, store_vault=None):
     store = {"certmesh_pki_store": options.store}
     if options.store == "kubernetes":
         store.update(certmesh_pki_store_kubeconfig=store_kubeconfig, certmesh_pki_store_context="management")
+    if options.store == "vault":
+        store.update(certmesh_pki_store_vault_url=store_vault[0], certmesh_pki_store_vault_token=store_vault[1])
     inventory = {"all": {
         "vars": dict(store, certmesh_environment=ENVIRONMENT, certmesh_rollout_waves=options.waves,
                      ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}",
@@ -132,15 +154,19 @@ def distinct_roots(work, names):
 def bench(count, options, work):
     """One fleet of ``count`` clusters: first converge, then a no-op re-run."""
     work.mkdir(parents=True)
-    management = None
+    management = store_vault = None
     store_kubeconfig = options.store_kubeconfig
+    vault_address = (options.store_vault_url, options.store_vault_token)
     if options.store == "kubernetes" and not store_kubeconfig:
         management = ManagementCluster(work)
         store_kubeconfig = management.kubeconfig
+    if options.store == "vault" and not options.store_vault_url:
+        store_vault = StoreVault()
+        vault_address = (store_vault.url, store_vault.token)
     try:
         names = cluster_names(count)
         inventory = work / "inventory.json"
-        write_inventory(inventory, names, options, store_kubeconfig)
+        write_inventory(inventory, names, options, store_kubeconfig, vault_address)
         slices = slice_hosts(names, options.slices)
         first_wall, first_slices, first_codes = run_slices(work, inventory, slices, options, "first")
         noop_wall, noop_slices, noop_codes = (0.0, [], [])
@@ -152,6 +178,8 @@ def bench(count, options, work):
     finally:
         if management:
             management.stop()
+        if store_vault:
+            store_vault.stop()
     roots = distinct_roots(work, names)
     return {
         "clusters": count, "slices": len(slices), "store": options.store, "tags": options.tags or "all",
@@ -184,8 +212,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--clusters", type=int, default=6)
     parser.add_argument("--slices", type=int, default=3)
-    parser.add_argument("--store", choices=["kubernetes", "local"], default="kubernetes")
+    parser.add_argument("--store", choices=["kubernetes", "vault", "local"], default="kubernetes")
     parser.add_argument("--store-kubeconfig", help="use this management cluster instead of starting an emulator")
+    parser.add_argument("--store-vault-url", help="use this Vault (--store vault) instead of starting an emulator")
+    parser.add_argument("--store-vault-token", default=os.environ.get("VAULT_TOKEN"),
+                        help="token for --store-vault-url (default: VAULT_TOKEN)")
     parser.add_argument("--waves", type=json.loads, default=[1, "100%"], help='JSON list, default [1, "100%%"]')
     parser.add_argument("--tags", default="", help="site.yml tags (default: everything)")
     parser.add_argument("--curve", action="store_true", help="also N = 10, 30, 100")

@@ -34,6 +34,11 @@ VARIABLE_RULES = {
     "certmesh_istio_csr_service": "dns1035_label",
     "certmesh_max_workload_certificate_duration": "go_duration",
     "certmesh_pki_store_namespace": "dns1123_label",
+    "certmesh_pki_store_vault_url": "vault_address",
+    "certmesh_pki_store_vault_mount": "vault_mount",
+    "certmesh_pki_store_vault_path": "vault_kv_path",
+    "certmesh_pki_store_vault_namespace": "vault_namespace",
+    "certmesh_pki_store_vault_ca_cert": "control_node_file",
     "certmesh_rollout_waves": "rollout_waves",
     "cert_manager_release_name": "helm_release_name",
     "istio_csr_release_name": "helm_release_name",
@@ -65,7 +70,9 @@ VARIABLE_RULES = {
     "vault_pki_probe_service_account": "dns1123_subdomain",
 }
 # Variables whose empty value means "not set" (e.g. no Istio revision).
-EMPTY_ALLOWED = frozenset(["istio_revision"])
+# The Vault store's address may stay empty unless certmesh_pki_store is vault (_store_problems).
+EMPTY_ALLOWED = frozenset(["istio_revision", "certmesh_pki_store_vault_url", "certmesh_pki_store_vault_namespace",
+                           "certmesh_pki_store_vault_ca_cert"])
 # Lists whose every element keeps a rule.
 ELEMENT_RULES = {
     "istio_csr_istio_revisions": "dns1123_label",
@@ -233,6 +240,7 @@ def check_host(host, values, specs, user_set=None):
         refused_names.add(name)
         found.extend("%s %s" % (_where(name, host), sentence) for sentence in sentences)
     found.extend(_lifetime_problems(host, values, refused_names))
+    found.extend(_store_problems(host, values, refused_names))
     found.extend(preflight.ambient_problems(host, values))
     if refused_names & set(("certmesh_environment", "certmesh_cluster_name", "certmesh_output_dir")):
         return found
@@ -244,6 +252,18 @@ def check_host(host, values, specs, user_set=None):
         if name not in user_set:
             break
     return found
+
+
+def _store_problems(host, values, refused_names):
+    """The shared PKI store in Vault needs an address: without one every slice would fail at its
+    first store call, after the input gate promised the inputs were fine."""
+    if values.get("certmesh_pki_store") != "vault" or "certmesh_pki_store_vault_url" in refused_names:
+        return []
+    if values.get("certmesh_pki_store_vault_url") in ("", None):
+        return ["%s must be set when certmesh_pki_store is vault: give Vault's address (e.g. "
+                "https://vault.example.com:8200) or export VAULT_ADDR on the control node"
+                % _where("certmesh_pki_store_vault_url", host)]
+    return []
 
 
 def _lifetime_problems(host, values, refused_names):

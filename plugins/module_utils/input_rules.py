@@ -345,6 +345,63 @@ def is_inside(path, folder):
 
 
 # --------------------------------------------------------------------------------------------
+# Vault (the shared PKI store in KV version 2)
+
+_VAULT_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Mounts Vault keeps for itself: a KV engine cannot be enabled there.
+_VAULT_RESERVED_MOUNTS = ("sys", "auth", "cubbyhole", "identity")
+
+
+def _vault_segments(value):
+    return _is_text(value) and value != "" and all(
+        _full(_VAULT_SEGMENT, part) and part not in (".", "..") for part in value.split("/"))
+
+
+def check_vault_mount(value):
+    """A secrets engine mount path (``secret``, ``kv/mesh``): segments of letters, digits, '.',
+    '-' or '_' joined by '/', no leading or trailing '/', not one of Vault's own mounts."""
+    if _vault_segments(value) and len(value) <= 255 and value.split("/")[0] not in _VAULT_RESERVED_MOUNTS:
+        return None
+    return ("must be the path of a KV version 2 mount (segments of letters, digits, '.', '-' or '_' joined by '/', "
+            "no leading or trailing '/', not sys, auth, cubbyhole or identity, e.g. 'secret'): got %s" % _shown(value))
+
+
+def check_vault_kv_path(value):
+    """A folder of keys inside a KV mount (``certmesh``, ``platform/certmesh``): same segments."""
+    if _vault_segments(value) and len(value) <= 512:
+        return None
+    return ("must be a folder of keys in the KV mount (segments of letters, digits, '.', '-' or '_' joined by '/', "
+            "no leading or trailing '/' and no '..', e.g. 'certmesh'): got %s" % _shown(value))
+
+
+def check_vault_namespace(value):
+    """A Vault Enterprise namespace path (``platform``, ``platform/mesh``): the same segments."""
+    if _vault_segments(value) and len(value) <= 512:
+        return None
+    return ("must be a Vault namespace path (segments of letters, digits, '.', '-' or '_' joined by '/', no leading "
+            "or trailing '/', as VAULT_NAMESPACE takes it, e.g. 'platform/mesh'): got %s" % _shown(value))
+
+
+def check_control_node_file(value):
+    """A file path on the control node (a CA bundle): text on one line, no NUL."""
+    if _is_text(value) and value and "\x00" not in value and "\n" not in value and "\r" not in value:
+        return None
+    return "must be the path of a file on the control node (one line, no NUL): got %s" % _shown(value)
+
+
+_VAULT_ADDRESS = re.compile(r"https?://[A-Za-z0-9._~\[\]:-]+(/[A-Za-z0-9._~/-]*)?")
+
+
+def check_vault_address(value):
+    """Vault's address as hvac takes it (``VAULT_ADDR``): http:// or https://, a host, an
+    optional port and path, no credentials, query or spaces."""
+    if _full(_VAULT_ADDRESS, value) and "@" not in value and len(value) <= 2048:
+        return None
+    return ("must be Vault's address, http:// or https:// and a host with an optional port "
+            "(e.g. https://vault.example.com:8200), as VAULT_ADDR takes it: got %s" % _shown(value))
+
+
+# --------------------------------------------------------------------------------------------
 # Types, as ansible's argument spec names them
 
 _TRUE = ("true", "yes", "on", "1", "y", "t")
@@ -461,6 +518,11 @@ RULES = {
     "path_component": check_path_component,
     "field_manager": check_field_manager,
     "rollout_waves": check_rollout_waves,
+    "vault_mount": check_vault_mount,
+    "vault_kv_path": check_vault_kv_path,
+    "vault_address": check_vault_address,
+    "vault_namespace": check_vault_namespace,
+    "control_node_file": check_control_node_file,
 }
 
 

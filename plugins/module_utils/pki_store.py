@@ -148,12 +148,7 @@ def materialise(folder, cert_file, key_file, cert_pem, key_pem):
 
 def fetch(client, namespace, name, folder, cert_file, key_file):
     """Copy an existing entry into ``folder``. ``{"found": bool}``."""
-    entry = read_entry(client, namespace, name)
-    if entry is None:
-        return {"found": False, "written": False}
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-    return {"found": True, "written": materialise(folder, cert_file, key_file, *entry)}
+    return fetch_entry(lambda: read_entry(client, namespace, name), folder, cert_file, key_file)
 
 
 def publish(client, namespace, name, environment, folder, cert_file, key_file, check_mode=False):
@@ -162,18 +157,42 @@ def publish(client, namespace, name, environment, folder, cert_file, key_file, c
 
     ``{"created": bool, "adopted": bool}``: ``adopted`` means the local files were replaced by
     the stored entry (the local CA was thrown away)."""
+    def create(cert_pem, key_pem):
+        ensure_namespace(client, namespace)
+        return create_entry(client, namespace, name, environment, cert_pem, key_pem)
+
+    return publish_entry(lambda: read_entry(client, namespace, name), create, folder, cert_file, key_file,
+                         "Secret %s/%s" % (namespace, name), check_mode=check_mode)
+
+
+# The same two steps for every store (Secrets here, Vault KV v2 in pki_store_vault.py): a store
+# hands in how to read an entry (``(cert, key)`` or None) and how to create it if absent (True
+# when this call created it, False when another writer had).
+
+def fetch_entry(read, folder, cert_file, key_file):
+    """Copy an existing entry into ``folder``. ``{"found": bool, "written": bool}``."""
+    entry = read()
+    if entry is None:
+        return {"found": False, "written": False}
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+    return {"found": True, "written": materialise(folder, cert_file, key_file, *entry)}
+
+
+def publish_entry(read, create, folder, cert_file, key_file, where, check_mode=False):
+    """Create-if-absent from the files in ``folder``; the winner's entry replaces the local files
+    when another writer stored one first. ``{"created": bool, "adopted": bool}``."""
     cert_pem = _read_text(os.path.join(folder, cert_file))
     key_pem = _read_text(os.path.join(folder, key_file))
-    existing = read_entry(client, namespace, name)
+    existing = read()
     if existing is None:
         if check_mode:
             return {"created": True, "adopted": False}
-        ensure_namespace(client, namespace)
-        if create_entry(client, namespace, name, environment, cert_pem, key_pem):
+        if create(cert_pem, key_pem):
             return {"created": True, "adopted": False}
-        existing = read_entry(client, namespace, name)
+        existing = read()
         if existing is None:
-            raise StoreError("PKI store: Secret %s/%s answered AlreadyExists but cannot be read back" % (namespace, name))
+            raise StoreError("PKI store: %s answered that it exists but cannot be read back" % where)
     if existing == (cert_pem, key_pem):
         return {"created": False, "adopted": False}
     adopted = materialise(folder, cert_file, key_file, *existing) if not check_mode else True

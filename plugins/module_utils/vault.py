@@ -250,6 +250,11 @@ def _plain_http_answer(exc):
                                          'packet length too long', 'http_request'))
 
 
+def error_text(exc):
+    """Vault's own words for a failed request (hvac keeps them in ``errors``), on one line."""
+    return _error_text(exc)
+
+
 def _error_text(exc):
     errors = getattr(exc, 'errors', None)
     if errors:

@@ -32,6 +32,16 @@ description:
   - A marker that cannot be read, or misses a field or holds one of the wrong type, fails with a
     message naming the file and the field.
   - In check mode nothing is written, nothing reports a change and O(action=plan) shows the plan.
+  - With O(store) (C(certmesh_pki_store) V(kubernetes) or V(vault)) the marker also lives in the
+    shared PKI store - a ConfigMap C(certmesh-<environment>-rotation-state) in the store's
+    namespace, or the KV v2 key C(<path>/<environment>/rotation-state) - so a rotation started on
+    one control node (AWX execution node) is seen, resumed or aborted from any other. The newer
+    of the stored and the local marker is used (a rotation's history only grows), and every
+    change is written back with the version read (Kubernetes resourceVersion, KV v2 C(cas)), so a
+    concurrent change is refused instead of lost.
+  - With O(cluster_copies) every change is also copied to a ConfigMap C(certmesh-rotation-state)
+    in O(cluster_copy_namespace) of each cluster, so an interrupted rotation is visible on the
+    clusters themselves.
 author:
   - certmesh developers (@certmesh)
 attributes:
@@ -46,6 +56,80 @@ options:
     description: The state marker file.
     type: path
     required: true
+  store:
+    description: The shared PKI store that keeps the marker too (see the description).
+    type: dict
+    suboptions:
+      backend:
+        description: Secrets and ConfigMaps in a management cluster, or Vault KV version 2.
+        type: str
+        choices: [kubernetes, vault]
+        required: true
+      environment:
+        description: Environment of the marker (C(certmesh_environment)); part of its name.
+        type: str
+        required: true
+      kubeconfig:
+        description: Kubeconfig of the management cluster (O(store.backend=kubernetes)).
+        type: str
+      context:
+        description: Context of the management cluster in that kubeconfig.
+        type: str
+      namespace:
+        description: Namespace of the store in the management cluster.
+        type: str
+        default: certmesh-pki
+      vault:
+        description: How to reach Vault (O(store.backend=vault)); as the O(certmesh.istio.pki_store#module:vault) option.
+        type: dict
+        suboptions:
+          url:
+            description: URL of Vault. Defaults to E(VAULT_ADDR).
+            type: str
+          token:
+            description: Vault token (C(create), C(read) and C(update) on the marker's key). Defaults to E(VAULT_TOKEN).
+            type: str
+          namespace:
+            description: Vault Enterprise namespace. Defaults to E(VAULT_NAMESPACE).
+            type: str
+          ca_cert:
+            description: CA bundle to verify Vault's TLS certificate. Defaults to E(VAULT_CACERT).
+            type: path
+          validate_certs:
+            description: Verify Vault's TLS certificate.
+            type: bool
+          timeout:
+            description: Seconds to wait for each Vault request.
+            type: int
+            default: 30
+          mount:
+            description: Path of the KV version 2 mount.
+            type: str
+            default: secret
+          path:
+            description: Folder of the store's keys in the mount.
+            type: str
+            default: certmesh
+  cluster_copies:
+    description: Clusters that carry a copy of the marker, each with its name and kubernetes.core connection.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Cluster name, for messages.
+        type: str
+        required: true
+      kubeconfig:
+        description: Kubeconfig of the cluster; unset means the client's default lookup.
+        type: str
+      context:
+        description: Context in that kubeconfig.
+        type: str
+  cluster_copy_namespace:
+    description: Namespace of the marker's copy on each cluster.
+    type: str
+    default: cert-manager
   action:
     description: What to do.
     type: str
@@ -154,6 +238,11 @@ state:
   description: The state marker after the action.
   returned: always
   type: dict
+stored:
+  description: Where the marker was written besides the local file (the store, the cluster copies).
+  returned: always
+  type: list
+  elements: str
 plan:
   description: >-
     With O(action=plan) - kind, id, phases, completed, run (the phases this run executes),
@@ -181,13 +270,71 @@ actions:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
 from ansible_collections.certmesh.istio.plugins.module_utils import rotation
 
+try:
+    from ansible_collections.certmesh.istio.plugins.module_utils import kube, rotation_store, vault
+    HAS_STORE = True
+except ImportError:  # pragma: no cover - the store needs kubernetes/hvac; the local marker does not
+    HAS_STORE = False
 
-def _plan(module, state):
+
+class _Marker(object):
+    """The local marker file, plus the shared store and the cluster copies when given."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.remote = None
+        self.stored = []
+        store = self.params.get("store")
+        if store:
+            self.remote = self._remote(store)
+
+    def _remote(self, store):
+        try:
+            if store["backend"] == "vault":
+                settings = dict(store.get("vault") or {})
+                session = vault.VaultSession(vault.resolve_connection(settings))
+                vault.check_usable(session)
+                return rotation_store.VaultMarker(session, settings.get("mount") or "secret",
+                                                  settings.get("path") or "", store["environment"])
+            client = kube.api_client({"kubeconfig": store.get("kubeconfig") or None,
+                                      "context": store.get("context") or None})
+            return rotation_store.KubernetesMarker(client, store["namespace"], store["environment"])
+        except (vault.VaultError, kube.KubeError) as exc:
+            raise rotation.RotationError("the shared PKI store of the rotation state marker: %s" % exc)
+
+    def load(self):
+        local = rotation.load(self.params["path"])
+        if self.remote is None:
+            return local
+        try:
+            stored = self.remote.read()
+        except vault.VaultError as exc:
+            raise rotation.RotationError("cannot read the rotation state marker %s: %s" % (self.remote.where, exc))
+        state = rotation_store.newer(local, stored)
+        # A fresh control node (a new AWX container) starts from the stored marker; a status
+        # read (verify.yml) leaves the control node as it was.
+        if state is not None and state != local and not self.module.check_mode and self.params["action"] != "status":
+            rotation.save(self.params["path"], state)
+        return state
+
+    def save(self, state):
+        rotation.save(self.params["path"], state)
+        if self.remote is not None:
+            self.remote.write(state)
+            self.stored.append(self.remote.where)
+        store = self.params.get("store") or {}
+        for cluster in self.params["cluster_copies"]:
+            self.stored.append(rotation_store.cluster_copy(cluster, self.params["cluster_copy_namespace"],
+                                                           store.get("environment") or "", state))
+
+
+def _plan(module, marker, state):
     params = module.params
     state, summary = rotation.plan(state, params["kind"], params["clusters"], params["stop_after"], params["new"],
                                    abort=params["abort"])
@@ -196,8 +343,8 @@ def _plan(module, state):
     # Showing a plan in check mode changes nothing (the phases would, and they do not run).
     changed = (summary["new"] or not os.path.exists(params["path"])) and not module.check_mode
     if changed:
-        rotation.save(params["path"], state)
-    return dict(changed=changed, state=state, plan=summary)
+        marker.save(state)
+    return dict(changed=changed, state=state, plan=summary, stored=marker.stored)
 
 
 def main():
@@ -224,17 +371,43 @@ def main():
                 path=dict(type="path", required=True),
                 dest=dict(type="path", required=True),
             )),
+            store=dict(type="dict", options=dict(
+                backend=dict(type="str", required=True, choices=["kubernetes", "vault"]),
+                environment=dict(type="str", required=True),
+                kubeconfig=dict(type="str"),
+                context=dict(type="str"),
+                namespace=dict(type="str", default="certmesh-pki"),
+                vault=dict(type="dict", options=dict(
+                    url=dict(type="str"),
+                    token=dict(type="str", no_log=True),
+                    namespace=dict(type="str"),
+                    ca_cert=dict(type="path"),
+                    validate_certs=dict(type="bool"),
+                    timeout=dict(type="int", default=30),
+                    mount=dict(type="str", default="secret"),
+                    path=dict(type="str", default="certmesh"),
+                )),
+            )),
+            cluster_copies=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                kubeconfig=dict(type="str"),
+                context=dict(type="str"),
+            )),
+            cluster_copy_namespace=dict(type="str", default="cert-manager"),
         ),
         required_if=[("action", "begin", ["phase"]), ("action", "complete", ["phase"]), ("action", "fail", ["phase"])],
         supports_check_mode=True,
     )
     params = module.params
+    if (params["store"] or params["cluster_copies"]) and not HAS_STORE:
+        module.fail_json(msg=missing_required_lib("kubernetes and hvac (the shared PKI store)"))
     try:
-        state = rotation.load(params["path"])
+        marker = _Marker(module)
+        state = marker.load()
         if params["action"] == "plan":
-            module.exit_json(**_plan(module, state))
+            module.exit_json(**_plan(module, marker, state))
         if params["action"] == "status":
-            module.exit_json(changed=False, state=state, trust=rotation.trust_now(state))
+            module.exit_json(changed=False, state=state, trust=rotation.trust_now(state), stored=marker.stored)
         if state is None:
             module.fail_json(msg="no rotation state marker at %s: run the plan first" % params["path"])
         if params["action"] == "drain":
@@ -258,8 +431,8 @@ def main():
             rotation.record_failure(state, params["phase"], params["reason"] or "failed")
         changed = (len(state["history"]), state["completed"]) != before
         if changed and not module.check_mode:
-            rotation.save(params["path"], state)
-        module.exit_json(changed=changed, state=state)
+            marker.save(state)
+        module.exit_json(changed=changed, state=state, stored=marker.stored)
     except rotation.RotationError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

@@ -31,6 +31,16 @@ messages, so hvac talks to it exactly as it talks to Vault:
   ``max_ttl`` (else the mount's) with Vault's warning, and refuses a ``notAfter`` beyond the
   issuer's like Vault's default ``leaf_not_after_behavior=err``. An empty subject makes the SAN
   extension critical, as Go's x509 does (RFC 5280 4.2.1.6).
+* the KV version 2 secrets engine (``secret/`` is mounted as in a dev server, other ``kv`` mounts
+  with ``options.version=2``): ``config``, ``data/<path>`` (read with ``?version=``, write with
+  ``options.cas``, soft delete), ``metadata/<path>`` (read, list, update, delete), ``delete``,
+  ``undelete``, ``destroy``. Check-and-set is strict: a ``cas`` that is not the current version
+  (``0`` when the key has none) answers 400 ``check-and-set parameter did not match the current
+  version``, a write without ``cas`` where the mount or the key sets ``cas_required`` answers 400
+  ``check-and-set parameter required for this call``; a deleted version reads as 404 with its
+  metadata; at most ``max_versions`` versions (default 10) are kept; ``create`` is needed for a
+  key that does not exist yet and ``update`` for one that does; any other path on the mount
+  answers 404 with Vault's "Invalid path for a versioned K/V secrets engine" warning.
 * Vault Enterprise namespaces through ``X-Vault-Namespace`` (``sys/namespaces/<name>`` creates
   one); each namespace has its own mounts, policies and auth methods.
 
@@ -38,7 +48,8 @@ Gaps (not emulated; a test that needs them should extend this file): logins (kub
 ``login`` does not review tokens), leases, ``issue/<role>``, CRLs/OCSP, ``sign-verbatim``,
 ``other_sans``, email SANs, role templates, ``not_after`` requests, managed keys, multiple
 issuers per role (``issuer_ref`` is accepted but ``default`` is used), response wrapping,
-audit devices, the KV engine (``secret/`` is listed but does not answer), path-based
+audit devices, the KV version 1 engine, KV v2's ``subkeys``, ``patch`` and
+``delete_version_after`` expiry (stored and shown, never applied), path-based
 namespaces (``ns1/pki/...``), and a missing token answers 403 ``permission denied`` (Vault's
 wording differs slightly across versions). ``intermediate/set-signed`` refuses a certificate
 whose key is not in the mount (Vault imports it key-less with a warning). Details:
@@ -56,6 +67,7 @@ Faults for tests (docs/testing-vault.md, "Fault injection")::
 
     vault.inject_fault('seal', before_write=3)          # or 'forbid', 'revoke'; or path='pki_int/roles/x'
     vault.clear_faults(); vault.unseal()
+    vault.hold_reads('secret/data/certmesh/prod/mesh-root', parties=2, reads=4)  # a certain race
 
 Command line (molecule): ``python -m tests.emulators.vault_api --port 8200 --root-token root``.
 """
@@ -353,7 +365,10 @@ class Mount:
         self.accessor = '%s_%s' % (mount_type, secrets.token_hex(4))
         self.uuid = str(uuid.uuid4())
         self.kind = kind
-        self.backend = {'pki': PkiBackend, 'kubernetes': KubernetesAuthBackend}.get(mount_type, NullBackend)(self)
+        backend = {'pki': PkiBackend, 'kubernetes': KubernetesAuthBackend}.get(mount_type, NullBackend)
+        if mount_type == 'kv' and str((options or {}).get('version')) == '2':
+            backend = KvV2Backend
+        self.backend = backend(self)
 
     def effective_default_ttl(self):
         return self.default_lease_ttl or SYSTEM_DEFAULT_TTL
@@ -402,6 +417,7 @@ class Request:
         self.token = token
         self.namespace = namespace
         self.warnings = []
+        self.query = {}
 
     def get(self, key, default=None):
         return self.body.get(key, default)
@@ -1036,6 +1052,205 @@ class KubernetesAuthBackend:
 # ------------------------------------------------------------------------------------------
 # the server
 
+# ------------------------------------------------------------------------------------------
+# KV secrets engine, version 2 (vault-plugin-secrets-kv: path_config.go, path_data.go,
+# path_metadata.go, path_delete.go, path_destroy.go)
+
+KV_DEFAULT_MAX_VERSIONS = 10  # Vault's default when neither the mount nor the key sets max_versions
+CAS_MISMATCH = 'check-and-set parameter did not match the current version'
+CAS_REQUIRED = 'check-and-set parameter required for this call'
+KV_INVALID_PATH = ("Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API "
+                   "endpoints to use. If using the Vault CLI, use 'vault kv %s' for this operation.")
+
+
+def _rfc3339(moment=None):
+    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+class KvV2Backend:
+    """A versioned K/V store: every write is a new version, ``options.cas`` is check-and-set
+    (``cas=0`` writes only when the key does not exist yet), ``cas_required`` on the mount or
+    the key refuses writes without it, and at most ``max_versions`` versions are kept."""
+
+    def __init__(self, mount):
+        self.mount = mount
+        self.config = {'max_versions': 0, 'cas_required': False, 'delete_version_after': 0}
+        self.keys = {}  # path -> metadata dict with 'versions' {int: version dict}
+
+    def route(self, request, rest):
+        op = request.operation
+        if rest == 'config':
+            if op in ('read', 'update', 'create'):
+                return Route(self.config_endpoint)
+            return None
+        section, _, path = rest.partition('/')
+        if section == 'metadata' and op == 'list':
+            return Route(lambda r: self.list_keys(path))
+        if not path:
+            return Route(self.invalid_path)
+        if section == 'data' and op in ('read', 'update', 'create', 'delete'):
+            return Route(lambda r: self.data(r, path), exists=self._live(path))
+        if section == 'metadata' and op in ('read', 'update', 'create', 'delete'):
+            return Route(lambda r: self.metadata(r, path), exists=path in self.keys)
+        if section in ('delete', 'undelete', 'destroy') and op in ('update', 'create'):
+            return Route(lambda r: self.versions_endpoint(r, section, path))
+        return Route(self.invalid_path)
+
+    @staticmethod
+    def invalid_path(request):
+        command = {'read': 'get', 'list': 'list', 'delete': 'delete'}.get(request.operation, 'put')
+        return _response(None, warnings=[KV_INVALID_PATH % command], status=404)
+
+    def _live(self, path):
+        meta = self.keys.get(path)
+        return bool(meta) and bool(meta['versions'])
+
+    def _max_versions(self, meta):
+        return meta['max_versions'] or self.config['max_versions'] or KV_DEFAULT_MAX_VERSIONS
+
+    def _version_metadata(self, version, number):
+        return {'created_time': version['created_time'], 'custom_metadata': None,
+                'deletion_time': version['deletion_time'], 'destroyed': version['destroyed'], 'version': number}
+
+    def config_endpoint(self, request):
+        if request.operation == 'read':
+            return _response({'cas_required': self.config['cas_required'], 'max_versions': self.config['max_versions'],
+                              'delete_version_after': go_duration(self.config['delete_version_after'])})
+        _known(request, ('max_versions', 'cas_required', 'delete_version_after'))
+        if 'max_versions' in request.body:
+            self.config['max_versions'] = parse_int(request.get('max_versions'), 'max_versions')
+        if 'cas_required' in request.body:
+            self.config['cas_required'] = parse_bool(request.get('cas_required'), 'cas_required')
+        if 'delete_version_after' in request.body:
+            self.config['delete_version_after'] = parse_duration(request.get('delete_version_after'),
+                                                                 'delete_version_after')
+        return 204, None
+
+    def _new_metadata(self):
+        now = _rfc3339()
+        return {'versions': {}, 'current_version': 0, 'oldest_version': 0, 'max_versions': 0, 'cas_required': False,
+                'delete_version_after': 0, 'custom_metadata': None, 'created_time': now, 'updated_time': now}
+
+    def data(self, request, path):
+        meta = self.keys.get(path)
+        if request.operation == 'read':
+            return self._read(request, path, meta)
+        if request.operation == 'delete':
+            if meta and meta['current_version'] in meta['versions']:
+                version = meta['versions'][meta['current_version']]
+                if not version['deletion_time'] and not version['destroyed']:
+                    version['deletion_time'] = _rfc3339()
+            return 204, None
+        _known(request, ('data', 'options'))
+        data = request.get('data')
+        if data is None:
+            raise _bad('no data provided')
+        if not isinstance(data, dict):
+            raise _bad("error converting input for field \"data\": '' expected a map, got '%s'"
+                       % type(data).__name__)
+        options = request.get('options') or {}
+        if not isinstance(options, dict):
+            raise _bad("error converting input for field \"options\": '' expected a map, got '%s'"
+                       % type(options).__name__)
+        cas_required = self.config['cas_required'] or bool(meta and meta['cas_required'])
+        if 'cas' in options:
+            cas = parse_int(options['cas'], 'cas')
+            if cas != (meta['current_version'] if meta else 0):
+                raise _bad(CAS_MISMATCH)
+        elif cas_required:
+            raise _bad(CAS_REQUIRED)
+        if meta is None:
+            meta = self.keys[path] = self._new_metadata()
+        number = meta['current_version'] + 1
+        now = _rfc3339()
+        meta['versions'][number] = {'data': json.loads(json.dumps(data)), 'created_time': now, 'deletion_time': '',
+                                    'destroyed': False}
+        meta['current_version'] = number
+        meta['updated_time'] = now
+        if not meta['oldest_version']:
+            meta['oldest_version'] = number
+        while len(meta['versions']) > self._max_versions(meta):
+            oldest = min(meta['versions'])
+            del meta['versions'][oldest]
+            meta['oldest_version'] = min(meta['versions'])
+        return _response(self._version_metadata(meta['versions'][number], number))
+
+    def _read(self, request, path, meta):
+        if meta is None or not meta['versions']:
+            raise VaultAPIError(404)
+        raw = (request.query.get('version') or [None])[0]
+        number = parse_int(raw, 'version') if raw not in (None, '', '0') else meta['current_version']
+        version = meta['versions'].get(number)
+        if version is None:
+            raise VaultAPIError(404)
+        metadata = self._version_metadata(version, number)
+        if version['deletion_time'] or version['destroyed']:
+            # Vault answers a deleted version with 404 and its metadata, without the data.
+            return _response({'data': None, 'metadata': metadata}, status=404)
+        return _response({'data': json.loads(json.dumps(version['data'])), 'metadata': metadata})
+
+    def metadata(self, request, path):
+        meta = self.keys.get(path)
+        if request.operation == 'read':
+            if meta is None:
+                raise VaultAPIError(404)
+            versions = dict((str(n), {'created_time': v['created_time'], 'deletion_time': v['deletion_time'],
+                                      'destroyed': v['destroyed']}) for n, v in sorted(meta['versions'].items()))
+            return _response({'cas_required': meta['cas_required'], 'created_time': meta['created_time'],
+                              'current_version': meta['current_version'], 'custom_metadata': meta['custom_metadata'],
+                              'delete_version_after': go_duration(meta['delete_version_after']),
+                              'max_versions': meta['max_versions'], 'oldest_version': meta['oldest_version'],
+                              'updated_time': meta['updated_time'], 'versions': versions})
+        if request.operation == 'delete':
+            self.keys.pop(path, None)
+            return 204, None
+        _known(request, ('max_versions', 'cas_required', 'delete_version_after', 'custom_metadata'))
+        if meta is None:
+            meta = self.keys[path] = self._new_metadata()
+        if 'max_versions' in request.body:
+            meta['max_versions'] = parse_int(request.get('max_versions'), 'max_versions')
+        if 'cas_required' in request.body:
+            meta['cas_required'] = parse_bool(request.get('cas_required'), 'cas_required')
+        if 'delete_version_after' in request.body:
+            meta['delete_version_after'] = parse_duration(request.get('delete_version_after'), 'delete_version_after')
+        if 'custom_metadata' in request.body:
+            meta['custom_metadata'] = request.get('custom_metadata')
+        meta['updated_time'] = _rfc3339()
+        return 204, None
+
+    def versions_endpoint(self, request, action, path):
+        _known(request, ('versions',))
+        numbers = [parse_int(v, 'versions') for v in parse_list(request.get('versions'))]
+        if not numbers:
+            raise _bad('no version number provided')
+        meta = self.keys.get(path)
+        for number in numbers:
+            version = (meta or {}).get('versions', {}).get(number)
+            if version is None or version['destroyed']:
+                continue
+            if action == 'delete' and not version['deletion_time']:
+                version['deletion_time'] = _rfc3339()
+            elif action == 'undelete':
+                version['deletion_time'] = ''
+            elif action == 'destroy':
+                version['destroyed'] = True
+                version['data'] = None
+        return 204, None
+
+    def list_keys(self, prefix):
+        prefix = prefix.strip('/')
+        prefix = prefix + '/' if prefix else ''
+        found = set()
+        for path in self.keys:
+            if path.startswith(prefix):
+                rest = path[len(prefix):]
+                found.add(rest.split('/', 1)[0] + '/' if '/' in rest else rest)
+        if not found:
+            raise VaultAPIError(404)
+        return _response({'keys': sorted(found)})
+
+
 class VaultEmulator:
     """The whole emulated Vault: namespaces, tokens, seal state, and an HTTP server."""
 
@@ -1052,6 +1267,7 @@ class VaultEmulator:
         self.fired = []  # (kind, write number, path) of faults that went off
         self.denied_paths = set()  # paths a 'forbid' fault denied to every non-root token
         self.write_count = 0  # state-changing requests so far (see READ_ONLY_POSTS)
+        self._held = None  # hold_reads(): GETs of one path answered in rounds
         self._server = None
         self._thread = None
         self.url = None
@@ -1123,6 +1339,28 @@ class VaultEmulator:
             raise ValueError('before_write must be a write number from 1, not %r' % (before_write,))
         with self.lock:
             self.faults.append({'kind': kind, 'before_write': before_write, 'path': path.strip('/') if path else None})
+
+    def hold_reads(self, path, parties=2, reads=None, timeout=120):
+        """Answer the first ``reads`` (default ``parties``) GETs of exactly ``path`` in rounds of
+        ``parties``: each waits until the others of its round have arrived. Two control nodes then
+        see the same state at the same moment (e.g. both find no mesh root), which makes a race
+        certain instead of likely. A round that never fills is released after ``timeout`` seconds."""
+        with self.lock:
+            self._held = {'path': path.strip('/'), 'left': reads or parties,
+                          'barrier': threading.Barrier(parties, timeout=timeout)}
+
+    def _wait_if_held(self, method, path):
+        held = self._held
+        if not held or method != 'GET' or path != held['path']:
+            return
+        with self.lock:
+            if held['left'] <= 0:
+                return
+            held['left'] -= 1
+        try:
+            held['barrier'].wait()
+        except threading.BrokenBarrierError:
+            pass
 
     def clear_faults(self):
         """Drop pending faults and the denials of fired ``forbid`` faults (a sealed Vault stays sealed)."""
@@ -1198,6 +1436,7 @@ class VaultEmulator:
                 raise ValueError('not an object')
         except ValueError:
             return 400, {'errors': ['failed to parse JSON input: invalid character']}
+        self._wait_if_held(method, path)
         with self.lock:
             try:
                 result = self._handle(method, path, query, headers, body)
@@ -1241,6 +1480,7 @@ class VaultEmulator:
         if operation in ('create', 'update', 'delete', 'patch') and path not in READ_ONLY_POSTS:
             self._maybe_fault(path, token)
         request = Request(method, path, operation, body, token_info, namespace)
+        request.query = query
         route = self._route(request, namespace)
         if route is not None and operation == 'update' and route.exists is not None:
             request.operation = operation = 'update' if route.exists else 'create'

@@ -54,9 +54,11 @@ NOT_OBJECT_INPUTS = {
 # Inputs the default design (certmesh_ca_backend ca) does not use; vault_pki's builder is unit-tested.
 VAULT_ONLY_INPUTS = {"certmesh_vault_issuer"}
 # Inputs of designs the default render does not use either (trust-manager, Gateway API gateways, the
-# kubernetes PKI store, apply mode's field manager); their builders and rules are unit-tested.
+# kubernetes and vault PKI stores, apply mode's field manager); their builders and rules are unit-tested.
 OPTIONAL_DESIGN_INPUTS = {"certmesh_trust_manager_version", "certmesh_trust_bundle_name", "gateway_certs_gateway_class",
-                          "certmesh_pki_store_namespace", "certmesh_field_manager"}
+                          "certmesh_pki_store_namespace", "certmesh_field_manager", "certmesh_pki_store_vault_url",
+                          "certmesh_pki_store_vault_namespace", "certmesh_pki_store_vault_ca_cert",
+                          "certmesh_pki_store_vault_mount", "certmesh_pki_store_vault_path"}
 # A str option whose default is a mapping from another variable (covered through that variable).
 MAPPING_DEFAULTS = {"gateway_certs_issuer"}
 # Mapping keys whose values are choices, not free text (an issuer's kind decides its scope).

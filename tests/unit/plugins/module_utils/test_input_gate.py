@@ -156,3 +156,28 @@ def test_rollout_waves_of_the_wrong_shape_are_named_with_the_host_and_an_example
 def test_rollout_waves_with_a_canary_then_percentages_pass(tmp_path):
     specs = dict(SPECS, certmesh_rollout_waves={"type": "list", "elements": "raw"})
     assert gate.check_host("cluster1", _values(tmp_path, certmesh_rollout_waves=[1, 5, "25%"]), specs) == []
+
+
+def test_the_vault_store_without_an_address_is_refused_naming_the_variable(tmp_path):
+    problems = gate.check_host("cluster1", _values(tmp_path, certmesh_pki_store="vault",
+                                                   certmesh_pki_store_vault_url=""), SPECS)
+
+    assert problems == ["certmesh_pki_store_vault_url (inventory host cluster1) must be set when certmesh_pki_store is "
+                        "vault: give Vault's address (e.g. https://vault.example.com:8200) or export VAULT_ADDR on the "
+                        "control node"]
+
+
+def test_empty_vault_settings_are_fine_while_the_store_is_elsewhere(tmp_path):
+    assert gate.check_host("cluster1", _values(tmp_path, certmesh_pki_store="kubernetes",
+                                               certmesh_pki_store_vault_url="", certmesh_pki_store_vault_namespace="",
+                                               certmesh_pki_store_vault_ca_cert=""), SPECS) == []
+
+
+def test_the_vault_store_mount_and_folder_keep_their_rules(tmp_path):
+    problems = gate.check_host("cluster1", _values(tmp_path, certmesh_pki_store="vault",
+                                                   certmesh_pki_store_vault_url="https://vault:8200",
+                                                   certmesh_pki_store_vault_mount="sys",
+                                                   certmesh_pki_store_vault_path="../x"), SPECS)
+
+    assert [problem.split(" (")[0] for problem in problems] == ["certmesh_pki_store_vault_mount",
+                                                                "certmesh_pki_store_vault_path"]

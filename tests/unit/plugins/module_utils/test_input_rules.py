@@ -169,3 +169,40 @@ def test_a_field_manager_is_what_the_api_server_accepts_for_an_apply():
     assert rules.check("field_manager", "kubectl-client-side-apply") is None
     for bad in ("", "x" * 129, "cert\nmesh", 7, None):
         assert "must be a field manager name" in rules.check("field_manager", bad), bad
+
+
+@pytest.mark.parametrize("mount", ["secret", "kv/mesh", "platform-kv_2.prod"])
+def test_a_kv_mount_path_of_plain_segments_is_kept(mount):
+    assert rules.check("vault_mount", mount) is None
+
+
+@pytest.mark.parametrize("mount", ["", "/secret", "secret/", "kv//mesh", "kv/../sys", "sys", "auth/kv", "identity",
+                                   "secret data", 7, None])
+def test_a_kv_mount_path_vault_would_refuse_or_reserve_is_refused(mount):
+    assert "must be the path of a KV version 2 mount" in rules.check("vault_mount", mount)
+
+
+@pytest.mark.parametrize("path, kept", [("certmesh", True), ("platform/certmesh", True), ("certmesh/", False),
+                                        ("../certmesh", False), ("cert mesh", False), ("", False)])
+def test_a_store_folder_in_the_kv_mount_is_plain_segments(path, kept):
+    assert (rules.check("vault_kv_path", path) is None) is kept
+
+
+@pytest.mark.parametrize("url, kept", [("https://vault.example.com:8200", True), ("http://127.0.0.1:8200", True),
+                                       ("https://[::1]:8200/", True), ("vault.example.com:8200", False),
+                                       ("https://user:pw@vault:8200", False), ("https://vault:8200 ", False),
+                                       ("ftp://vault", False)])
+def test_a_vault_address_is_what_vault_addr_takes(url, kept):
+    assert (rules.check("vault_address", url) is None) is kept
+
+
+@pytest.mark.parametrize("namespace, kept", [("platform", True), ("platform/mesh", True), ("/platform", False),
+                                             ("a b", False), ("", False)])
+def test_a_vault_namespace_is_a_path_of_plain_segments(namespace, kept):
+    assert (rules.check("vault_namespace", namespace) is None) is kept
+
+
+@pytest.mark.parametrize("path, kept", [("/etc/ssl/vault-ca.pem", True), ("ca.pem", True), ("a\nb", False),
+                                        ("a\x00b", False), ("", False), (["x"], False)])
+def test_a_control_node_file_is_one_line_of_text(path, kept):
+    assert (rules.check("control_node_file", path) is None) is kept
