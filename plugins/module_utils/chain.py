@@ -531,3 +531,10 @@ def check(chain_value, store, purpose="workload", trust_domain=None, dns_names=N
         shown = list(path) + [cert for cert in certs[1:] if all(cert != other for other in path)]
         result["chain"] = [pki.summary(cert, at) for cert in shown]
     return result
+
+
+def clear_caches():
+    """Forget every cached fact, summary and validated path (benchmarks: a fresh run)."""
+    pki._FACTS.clear()
+    pki._FACTS_BY_ID.clear()
+    pki._SUMMARIES.clear()
