@@ -400,7 +400,7 @@ def _entry(item, found, at, warn, critical, max_fixed, issued_max):
         "serial": found["serial"],
         "not_before": pki.iso(found["not_before"]),
         "not_after": pki.iso(found["not_after"]),
-        "is_ca": bool(found["bc"] and found["bc"].ca),
+        "is_ca": found["is_ca"],
         "fingerprint_sha256": found["fingerprint"],
         "spiffe_id": uris[0] if len(uris) == 1 and uris[0].lower().startswith("spiffe:") else None,
         "dns_names": list(found["sans"]["dns"]),
