@@ -9,7 +9,7 @@ Why a cache: decoding extensions and names through ``cryptography`` costs more t
 signature check's worth of Python, and a chain check asks about each certificate a dozen
 times. Facts of a CA certificate (roots and intermediates repeat across thousands of chains and
 Secrets) are kept by certificate value for the whole run; facts of an end-entity certificate
-(unique per chain) only for the last few objects, by identity.
+(unique per chain) by the identity of its object.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,8 +38,10 @@ KEY_USAGE_NAMES = (
 # CA certificates of one run: a fleet has a few roots and one intermediate per cluster, so the
 # bound only guards against a pathological input (a bundle of a whole OS trust store fits).
 _CA_FACTS_MAX = 65536
-# End-entity certificates by identity: the objects of the chain or Secret being looked at.
-_RECENT_MAX = 256
+# Every certificate by identity: a module run loads its certificates (which reads their facts,
+# to refuse an undecodable one) and then checks them; the bound is the size of a big run (tens
+# of thousands of Secrets with their ca.crt), whose certificate objects the run holds anyway.
+_RECENT_MAX = 65536
 
 _CA_FACTS = {}
 _RECENT = {}

@@ -341,7 +341,7 @@ def classify_records(records, at=None, warn_within=None, critical_within=None,
     known = []
     for item in records:
         cert = item["cert"]
-        # One parse per record: thousands of certificates would overflow pki's facts cache.
+        # One facts lookup per record, kept for the entries below.
         found = pki.facts(cert) if cert is not None else None
         known.append(found)
         if found is None or cert.subject == cert.issuer:
