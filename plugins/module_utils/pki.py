@@ -23,7 +23,6 @@ from ansible_collections.certmesh.istio.plugins.module_utils.cert_facts import (
     subject_alt_names, subject_text,
 )
 from ansible_collections.certmesh.istio.plugins.module_utils.cert_facts import parse_errors as _parse_errors
-from ansible_collections.certmesh.istio.plugins.module_utils.cert_facts import eku_names as _eku_names  # noqa: F401
 
 try:
     from cryptography import x509
