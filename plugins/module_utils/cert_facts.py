@@ -70,8 +70,8 @@ def iso(moment):
     moment = moment.astimezone(UTC)
     if moment.year < 1000:  # strftime's own spelling of early years, kept as it was
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (moment.year, moment.month, moment.day, moment.hour,
-                                                moment.minute, moment.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
 def clear():

@@ -111,7 +111,7 @@ options:
     default: []
   result_detail:
     description:
-      - How much the task returns. V(attention) - the O(summary) counts over every certificate
+      - How much the task returns. V(attention) - the RV(summary) counts over every certificate
         scanned, and in RV(certificates) only the certificates that need attention (any status
         but V(ok)); the full list goes to the O(report) files. V(full) - every certificate in
         RV(certificates).
