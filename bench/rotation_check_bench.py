@@ -12,10 +12,11 @@ In one process run it:
   ``expiry.rotation_result`` through kubernetes.core's client (what the module does for
   ``clusters``), in-process;
 * runs **real Ansible tasks** in one ``ansible-playbook``: a ``certmesh.istio.rotation_check``
-  task over those 10,000 Secrets with the default compact result, the same task with
-  ``result_detail: full``, and a no-op ``ansible.builtin.ping`` (what any task costs); each task
-  timed by a callback from its start to its result on the controller (module transfer, run,
-  result handling included); target under 5 s for the compact task;
+  task over those 10,000 Secrets with the default compact result and the same task with
+  ``result_detail: full``, each twice (compact, full, full, compact; the faster of each kept),
+  and a no-op ``ansible.builtin.ping`` (what any task costs); each task timed by a callback from
+  its start to its result on the controller (module transfer, run, result handling included);
+  target under 5 s for the compact task;
 * runs ``community.crypto.x509_certificate_info`` the same way, as Ansible tasks looping over a
   small and a larger sample of the files; the difference gives the cost of one call,
   extrapolated to 10,000 certificates.
@@ -25,6 +26,7 @@ in the same run: full / compact task, task / in-process core, task / ping. Run f
 repository root:
 
     .venv/bin/python bench/rotation_check_bench.py [--certificates 10000] [--no-kube] [--no-ansible]
+        [--no-x509-info] [--healthy]
 """
 
 import argparse
@@ -47,19 +49,21 @@ from tests.support.pki_factory import (  # noqa: E402
 )
 
 
-def build_certificates(count):
+def build_certificates(count, healthy=False):
+    """``healthy``: every certificate young (a fleet where almost nothing needs attention)
+    instead of ages spread so that about half of them do."""
     root = make_root("bench mesh root")
     inter = make_intermediate(root, "bench cluster intermediate")
     key = make_key("ec", cached=False)
     certs = []
     start = now()
     for number in range(count):
-        if number % 5 == 0:  # one in five is a gateway certificate, at any age up to 100 days
+        if number % 5 == 0:  # one in five is a gateway certificate, up to 100 (healthy: 30) days old
             cert = make_gateway_cert(inter, dns_names=["svc%d.example.com" % number], key=key,
-                                     not_before=start - days(number % 100))
-        else:  # workload SVIDs, 0 to 30 hours old
+                                     not_before=start - days(number % (30 if healthy else 100)))
+        else:  # 24h workload SVIDs, 0 to 30 (healthy: 7) hours old
             cert = make_workload_svid(inter, "cluster.local", "ns%d" % (number % 100), "sa%d" % number,
-                                      key=key, not_before=start - hours(number % 31))
+                                      key=key, not_before=start - hours(number % (8 if healthy else 31)))
         certs.append(cert)
     return root, inter, certs
 
@@ -136,6 +140,13 @@ class CallbackModule(CallbackBase):
             json.dump(self.times, handle)
 """
 
+ROTATION_TASK = """    - name: rotation_check %(detail)s %(round)d
+      certmesh.istio.rotation_check:
+        clusters: [{name: bench, kubeconfig: "%(kubeconfig)s", context: bench}]
+        result_detail: %(detail)s
+      register: %(detail)s
+"""
+
 ROTATION_PLAYBOOK = """- hosts: localhost
   gather_facts: false
   connection: local
@@ -144,35 +155,17 @@ ROTATION_PLAYBOOK = """- hosts: localhost
   tasks:
     - name: ping
       ansible.builtin.ping:
-    - name: rotation_check compact
-      certmesh.istio.rotation_check:
-        clusters: [{name: bench, kubeconfig: "%(kubeconfig)s", context: bench}]
-      register: compact
-    - name: rotation_check full
-      certmesh.istio.rotation_check:
-        clusters: [{name: bench, kubeconfig: "%(kubeconfig)s", context: bench}]
-        result_detail: full
-      register: full
-    - name: counts
+%(tasks)s    - name: counts
       ansible.builtin.copy:
         dest: "%(counts)s"
-        content: "{{ {'compact': compact.certificates | length, 'full': full.certificates | length,
-                      'total': compact.summary.total} | to_json }}"
+        content: "{{ {'attention': attention.certificates | length, 'full': full.certificates | length,
+                      'total': attention.summary.total} | to_json }}"
         mode: "0600"
 """
 
-
-PLAYBOOK = """- hosts: localhost
-  gather_facts: false
-  connection: local
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  tasks:
-    - name: One x509_certificate_info call per certificate
-      community.crypto.x509_certificate_info:
-        path: "{{ item }}"
-      loop: "{{ files }}"
-"""
+# Each kind twice, in the order attention, full, full, attention: a drift of the load during
+# the run, or a cache the first task warms, favours neither; the faster of the two is kept.
+ROUNDS = (("attention", 1), ("full", 1), ("full", 2), ("attention", 2))
 
 
 def _ansible(folder, playbook, extra=()):
@@ -199,11 +192,18 @@ def _ansible(folder, playbook, extra=()):
 def bench_rotation_task(folder, kubeconfig):
     playbook = folder / "rotation.yml"
     counts = folder / "counts.json"
-    playbook.write_text(ROTATION_PLAYBOOK % {"kubeconfig": kubeconfig, "counts": counts})
+    tasks = "".join(ROTATION_TASK % {"detail": detail, "round": number, "kubeconfig": kubeconfig}
+                    for detail, number in ROUNDS)
+    playbook.write_text(ROTATION_PLAYBOOK % {"tasks": tasks, "counts": counts})
     times = _ansible(folder, playbook)
     if times is None:
         return None
-    return times, json.loads(counts.read_text())
+    best = dict((detail, min(times["rotation_check %s %d" % (detail, number)] for d, number in ROUNDS
+                             if d == detail)) for detail, _number in ROUNDS)
+    best["ping"] = times["ping"]
+    best["runs"] = ", ".join("%s %.2f s" % (name[len("rotation_check "):], times[name]) for name in
+                             ("rotation_check %s %d" % item for item in ROUNDS))
+    return best, json.loads(counts.read_text())
 
 
 PLAYBOOK = """- hosts: localhost
@@ -242,13 +242,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--certificates", type=int, default=10000)
     parser.add_argument("--no-kube", action="store_true", help="skip the emulator-backed figure")
-    parser.add_argument("--no-ansible", action="store_true", help="skip the x509_certificate_info comparison")
+    parser.add_argument("--no-ansible", action="store_true", help="skip every ansible-playbook run")
+    parser.add_argument("--no-x509-info", action="store_true", help="skip the x509_certificate_info comparison")
+    parser.add_argument("--healthy", action="store_true",
+                        help="every certificate young: almost nothing needs attention (default: about half)")
     args = parser.parse_args(argv)
     count = args.certificates
     folder = pathlib.Path(tempfile.mkdtemp(prefix="rotation-bench-"))
     try:
         print("building %d certificates..." % count)
-        _root, _inter, certs = build_certificates(count)
+        _root, _inter, certs = build_certificates(count, args.healthy)
         files_time, files_cpu, result = bench_files(folder / "pki", certs)
         counts = result["summary"]["counts"]
         print("rotation_check core, files: %d certificates in %.2f s wall (%.2f s CPU) = %.0f certificates/s (%s)"
@@ -270,18 +273,19 @@ def main(argv=None):
                     print("ansible-playbook not found: no task figures")
             if measured is not None:
                 times, found = measured
-                compact, full, ping = times["rotation_check compact"], times["rotation_check full"], times["ping"]
-                print("rotation_check as an Ansible task (ansible-playbook, callback-timed), %d Secrets: "
-                      "compact result (%d entries) %.2f s, result_detail=full (%d entries) %.2f s, "
+                compact, full, ping = times["attention"], times["full"], times["ping"]
+                print("rotation_check as an Ansible task (ansible-playbook, callback-timed, faster of two), "
+                      "%d Secrets: compact result (%d entries) %.2f s, result_detail=full (%d entries) %.2f s, "
                       "ansible.builtin.ping %.2f s - target under 5 s for the compact task: %s"
-                      % (found["total"], found["compact"], compact, found["full"], full, ping,
+                      % (found["total"], found["attention"], compact, found["full"], full, ping,
                          "met" if compact < 5 else "NOT met"))
+                print("  task runs in order: %s" % times["runs"])
                 print("ratio: full / compact task %.2f; compact task / in-process core %.2f; "
                       "compact task / ping %.0f" % (full / compact, compact / kube_time, compact / max(ping, 1e-9)))
         finally:
             if emulator is not None:
                 emulator.stop()
-        if not args.no_ansible:
+        if not args.no_ansible and not args.no_x509_info:
             files = sorted(str(p) for p in (folder / "pki").rglob("*.pem"))
             measured = bench_ansible(folder, files)
             if measured is None:
