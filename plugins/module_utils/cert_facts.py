@@ -162,6 +162,15 @@ def _name_texts(cert):
     return texts[0], texts[1]
 
 
+_SHA256 = []
+
+
+def _sha256():
+    if not _SHA256:
+        _SHA256.append(hashes.SHA256())
+    return _SHA256[0]
+
+
 def _compute(cert):
     if not _SAN_KINDS:
         _SAN_KINDS.update({x509.DNSName: "dns", x509.UniformResourceIdentifier: "uri",
@@ -201,7 +210,7 @@ def _compute(cert):
         "issuer": issuer,
         "display": display,
         "serial": serial if len(serial) % 2 == 0 else "0" + serial,
-        "fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+        "fingerprint": cert.fingerprint(_sha256()).hex(":").upper(),
         "not_before": cert.not_valid_before_utc,
         "not_after": cert.not_valid_after_utc,
         "name_constraints": ExtensionOID.NAME_CONSTRAINTS in values,
@@ -313,11 +322,12 @@ def summary(cert, at, found=None):
     aware datetime ``at`` (``pki.summary`` takes any time input)."""
     found = found or facts(cert)
     static = found["summary"]
-    if static is None:
+    fresh = static is None
+    if fresh:
         bc = found["basic_constraints"]
         key_type, key_size, curve = key_info(cert, found)
         sans = found["sans"]
-        static = found["summary"] = {
+        static = {
             "subject": found["subject"],
             "issuer": found["issuer"],
             "serial": found["serial"],
@@ -339,6 +349,16 @@ def summary(cert, at, found=None):
             "fingerprint_sha256": found["fingerprint"],
             "self_signed": _self_signed(cert, found),
         }
+    if fresh and not found["is_ca"]:
+        # An end-entity certificate is summarised once (it is unique to its chain or Secret):
+        # the summary built for it is the result, with lists of its own.
+        static["seconds_left"] = int((found["not_after"] - at).total_seconds())
+        for key in ("dns_names", "uris", "key_usage", "extended_key_usage"):
+            if static[key] is not None:
+                static[key] = list(static[key])
+        return static
+    if fresh:
+        found["summary"] = static
     result = dict(static)
     result["seconds_left"] = int((found["not_after"] - at).total_seconds())
     for key in _LIST_FIELDS:  # each result owns its lists: a caller may change one
