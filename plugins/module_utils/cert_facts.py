@@ -149,9 +149,11 @@ def _name_texts(cert):
         subject_start = _tlv_end(tbs, issuer_end)[1]  # validity
         subject_der = tbs[subject_start:_tlv_end(tbs, subject_start)[1]]
     except IndexError:  # pragma: no cover - cryptography parsed these bytes already
-        return cert.issuer.rfc4514_string(), cert.subject.rfc4514_string()
+        subject = cert.subject.rfc4514_string()
+        return cert.issuer.rfc4514_string(), subject
     texts = []
-    for der, name in ((issuer_der, "issuer"), (subject_der, "subject")):
+    # The subject first, as before: when both are undecodable, its error is the one reported.
+    for der, name in ((subject_der, "subject"), (issuer_der, "issuer")):
         text = _NAME_TEXT.get(der)
         if text is None:
             text = getattr(cert, name).rfc4514_string()
@@ -159,7 +161,7 @@ def _name_texts(cert):
                 _NAME_TEXT.clear()
             _NAME_TEXT[der] = text
         texts.append(text)
-    return texts[0], texts[1]
+    return texts[1], texts[0]
 
 
 _SHA256 = []
