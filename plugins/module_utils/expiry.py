@@ -341,7 +341,7 @@ def classify_records(records, at=None, warn_within=None, critical_within=None,
     known = []
     for item in records:
         cert = item["cert"]
-        # One parse per record: thousands of certificates would overflow pki's facts cache.
+        # One facts lookup per record, kept for the entries below.
         found = pki.facts(cert) if cert is not None else None
         known.append(found)
         if found is None or cert.subject == cert.issuer:
@@ -400,7 +400,7 @@ def _entry(item, found, at, warn, critical, max_fixed, issued_max):
         "serial": found["serial"],
         "not_before": pki.iso(found["not_before"]),
         "not_after": pki.iso(found["not_after"]),
-        "is_ca": bool(found["bc"] and found["bc"].ca),
+        "is_ca": found["is_ca"],
         "fingerprint_sha256": found["fingerprint"],
         "spiffe_id": uris[0] if len(uris) == 1 and uris[0].lower().startswith("spiffe:") else None,
         "dns_names": list(found["sans"]["dns"]),

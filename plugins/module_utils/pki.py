@@ -15,14 +15,17 @@ import os
 import re
 import stat
 
-from ansible_collections.certmesh.istio.plugins.module_utils import input_rules
+from ansible_collections.certmesh.istio.plugins.module_utils import cert_facts, input_rules
+# Certificate facts and summaries moved to cert_facts.py; these names stay importable from here.
+from ansible_collections.certmesh.istio.plugins.module_utils.cert_facts import (  # noqa: F401 pylint: disable=unused-import
+    KEY_USAGE_NAMES, basic_constraints, display_name, extended_key_usages, extension, facts,
+    fingerprint_sha256, is_ca, iso, key_info, key_usages, serial_hex, short_error, spiffe_id_of,
+    subject_alt_names, subject_text,
+)
+from ansible_collections.certmesh.istio.plugins.module_utils.cert_facts import parse_errors as _parse_errors
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test sanity only
@@ -44,14 +47,6 @@ _CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 class MalformedInput(Exception):
     """An input that is not a PEM certificate; ``str()`` says which input and where."""
-
-
-def _parse_errors():
-    """What cryptography's (Rust) parser raises for bad certificate bytes, at load time or
-    when a lazily parsed attribute (issuer, extensions, dates, public key) is first read: not
-    only ValueError but InvalidVersion (a plain Exception), UnsupportedAlgorithm, and
-    OverflowError/TypeError for values Python's types cannot hold."""
-    return (ValueError, TypeError, OverflowError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
 class PemCertificate:
@@ -219,11 +214,6 @@ def _field_of(cert, exc):
     return "field"
 
 
-def short_error(exc):
-    text = str(exc).strip() or exc.__class__.__name__
-    return text if len(text) < 160 else text[:157] + "..."
-
-
 def looks_like_pem(value):
     return isinstance(value, (str, bytes)) and (
         _PEM_ANY_BEGIN in value if isinstance(value, str) else _PEM_ANY_BEGIN.encode() in value)
@@ -359,15 +349,12 @@ def _quoted(value):
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def iso(moment):
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --------------------------------------------------------------------------------------------
 # SPIFFE IDs (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md)
 
 _TRUST_DOMAIN_CHARS = re.compile(r"[a-z0-9._-]+")
 _PATH_SEGMENT_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_ISTIO_ID = re.compile(r"spiffe://([a-z0-9._-]+)/ns/([A-Za-z0-9._-]+)/sa/([A-Za-z0-9._-]+)")
 
 
 class SpiffeIdError(ValueError):
@@ -382,6 +369,13 @@ def parse_spiffe_id(value, istio=True):
     """
     if not isinstance(value, str):
         raise SpiffeIdError("SPIFFE ID must be a string, got %s" % type(value).__name__)
+    istio_form = _ISTIO_ID.fullmatch(value) if len(value) <= 2048 else None
+    if istio_form is not None and istio_form.group(2) not in (".", "..") and istio_form.group(3) not in (".", ".."):
+        # The common case in one match; every rule below holds for it (ASCII only, no empty,
+        # '.' or '..' segment, at most 2048 bytes).
+        return {"spiffe_id": value, "trust_domain": istio_form.group(1),
+                "path": value[len("spiffe://") + len(istio_form.group(1)):],
+                "namespace": istio_form.group(2), "service_account": istio_form.group(3)}
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (U+D800..U+DFFF) is not a character
@@ -426,238 +420,9 @@ def parse_spiffe_id(value, istio=True):
 
 
 # --------------------------------------------------------------------------------------------
-# Summaries
-
-KEY_USAGE_NAMES = (
-    ("digital_signature", "digitalSignature"), ("content_commitment", "nonRepudiation"),
-    ("key_encipherment", "keyEncipherment"), ("data_encipherment", "dataEncipherment"),
-    ("key_agreement", "keyAgreement"), ("key_cert_sign", "keyCertSign"), ("crl_sign", "cRLSign"),
-)
-
-
-_EKU_NAMES = {}
-
-
-def _eku_names():
-    if not _EKU_NAMES:
-        _EKU_NAMES.update(_eku_table())
-    return _EKU_NAMES
-
-
-def _eku_table():
-    return {
-        ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-        ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-        ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-        ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-        ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-        ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
-    }
-
-
-def extension(cert, ext_class):
-    """The extension value, or None when absent."""
-    try:
-        return cert.extensions.get_extension_for_class(ext_class).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-# Parsing extensions and hashing a certificate costs more than checking a signature's worth
-# of Python; roots and intermediates repeat across thousands of chains, so their facts are
-# kept (by certificate value) in a small bounded cache.
-_FACTS = {}
-_FACTS_BY_ID = {}
-_SAN_KINDS = {}
-_FACTS_MAX = 8192
-
-
-def facts(cert):
-    """Parsed facts of one certificate (cached): a dict used by the checks and summaries."""
-    if not _SAN_KINDS:
-        _SAN_KINDS.update({x509.DNSName: "dns", x509.UniformResourceIdentifier: "uri",
-                           x509.IPAddress: "ip", x509.RFC822Name: "email"})
-    entry = _FACTS_BY_ID.get(id(cert))
-    if entry is not None and entry[0] is cert:
-        return entry[1]
-    found = _FACTS.get(cert)
-    if found is not None:
-        _remember(cert, found)
-        return found
-    values = {}
-    for ext in cert.extensions:
-        values[ext.oid] = ext.value
-    bc = values.get(ExtensionOID.BASIC_CONSTRAINTS)
-    usage = values.get(ExtensionOID.KEY_USAGE)
-    eku = values.get(ExtensionOID.EXTENDED_KEY_USAGE)
-    san = values.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-    sans = {"dns": [], "uri": [], "ip": [], "email": []}
-    if san is not None:
-        for general_name in san:
-            kind = _SAN_KINDS.get(type(general_name))
-            if kind is not None:
-                sans[kind].append(str(general_name.value) if kind == "ip" else general_name.value)
-    names = _eku_names()
-    subject = cert.subject.rfc4514_string()
-    display = subject
-    if not display:
-        display = "(empty subject)"
-        for kind in ("uri", "dns", "ip", "email"):
-            if sans[kind]:
-                display = "(empty subject; SAN %s)" % sans[kind][0]
-                break
-    serial = "%X" % cert.serial_number
-    found = {
-        "bc": bc,
-        "key_usage": None if usage is None else [rfc for attr, rfc in KEY_USAGE_NAMES if getattr(usage, attr)],
-        "eku_oids": None if eku is None else list(eku),
-        "eku": None if eku is None else [names.get(oid, oid.dotted_string) for oid in eku],
-        "sans": sans,
-        "key": None,  # computed on first use by key_info(): loading the key costs
-        "subject": subject,
-        "issuer": cert.issuer.rfc4514_string(),
-        "display": display,
-        "serial": serial if len(serial) % 2 == 0 else "0" + serial,
-        "fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
-        "not_before": cert.not_valid_before_utc,
-        "not_after": cert.not_valid_after_utc,
-        "name_constraints": ExtensionOID.NAME_CONSTRAINTS in values,
-        "ski": getattr(values.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER), "digest", None),
-        "aki": getattr(values.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER), "key_identifier", None),
-    }
-    if len(_FACTS) >= _FACTS_MAX:
-        _FACTS.clear()
-    _FACTS[cert] = found
-    _remember(cert, found)
-    return found
-
-
-def _remember(cert, found):
-    # Looking a certificate up by value hashes its DER; by identity is much cheaper, and the
-    # same object is asked about a dozen times while one chain is checked.
-    if len(_FACTS_BY_ID) >= 256:
-        _FACTS_BY_ID.clear()
-    _FACTS_BY_ID[id(cert)] = (cert, found)
-
-
-def basic_constraints(cert):
-    return facts(cert)["bc"]
-
-
-def is_ca(cert):
-    bc = facts(cert)["bc"]
-    return bool(bc and bc.ca)
-
-
-def key_usages(cert):
-    """List of keyUsage names (RFC 5280 spelling), or None when the extension is absent."""
-    return facts(cert)["key_usage"]
-
-
-def extended_key_usages(cert):
-    """List of EKU names (dotted OIDs for unknown ones), or None when absent."""
-    return facts(cert)["eku"]
-
-
-def subject_alt_names(cert):
-    """``{dns, uri, ip, email}`` lists from the SAN extension (empty lists when absent)."""
-    return facts(cert)["sans"]
-
-
-def key_info(cert):
-    """``(type, size, curve)``: ``("RSA", 2048, None)``, ``("EC", 256, "secp256r1")``..."""
-    found = facts(cert)
-    if found["key"] is None:
-        found["key"] = _key_info(cert)
-    return found["key"]
-
-
-def _key_info(cert):
-    try:
-        key = cert.public_key()
-    except Exception as exc:  # pylint: disable=broad-except  # an algorithm or curve cryptography cannot load
-        try:
-            algorithm = cert.public_key_algorithm_oid.dotted_string
-        except _parse_errors():
-            algorithm = "unreadable"
-        return ("unknown (%s: %s)" % (algorithm, short_error(exc)), None, None)
-    if isinstance(key, rsa.RSAPublicKey):
-        return ("RSA", key.key_size, None)
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return ("EC", key.curve.key_size, key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return ("Ed25519", 256, None)
-    if isinstance(key, ed448.Ed448PublicKey):
-        return ("Ed448", 456, None)
-    if isinstance(key, dsa.DSAPublicKey):
-        return ("DSA", key.key_size, None)
-    return (key.__class__.__name__, None, None)
-
-
-def fingerprint_sha256(cert):
-    return facts(cert)["fingerprint"]
-
-
-def serial_hex(cert):
-    return facts(cert)["serial"]
-
-
-def subject_text(cert):
-    return facts(cert)["subject"]
-
-
-def display_name(cert):
-    """Subject, or for an empty subject (Istio SVIDs) the first SAN, so messages name something."""
-    return facts(cert)["display"]
-
-
-def spiffe_id_of(cert):
-    """The certificate's SPIFFE ID when it has exactly one URI SAN and it is a spiffe:// URI."""
-    uris = facts(cert)["sans"]["uri"]
-    return uris[0] if len(uris) == 1 and uris[0].lower().startswith("spiffe:") else None
-
-
-_SUMMARIES = {}
+# Summaries (the facts behind them live in cert_facts.py)
 
 
 def summary(cert, at=None):
     """The per-certificate summary shared by chain_verify, rotation_check and x509_info."""
-    at = parse_time(at)
-    static = _SUMMARIES.get(cert)
-    if static is None:
-        found = facts(cert)
-        bc = found["bc"]
-        key_type, key_size, curve = key_info(cert)
-        sans = found["sans"]
-        static = {
-            "subject": found["subject"],
-            "issuer": found["issuer"],
-            "serial": found["serial"],
-            "not_before": iso(found["not_before"]),
-            "not_after": iso(found["not_after"]),
-            "lifetime_seconds": int((found["not_after"] - found["not_before"]).total_seconds()),
-            "is_ca": bool(bc and bc.ca),
-            "path_length": bc.path_length if bc and bc.ca else None,
-            "key_type": key_type,
-            "key_size": key_size,
-            "key_curve": curve,
-            "sans": (["DNS:" + n for n in sans["dns"]] + ["URI:" + n for n in sans["uri"]]
-                     + ["IP:" + n for n in sans["ip"]] + ["email:" + n for n in sans["email"]]),
-            "dns_names": sans["dns"],
-            "uris": sans["uri"],
-            "spiffe_id": spiffe_id_of(cert),
-            "key_usage": found["key_usage"],
-            "extended_key_usage": found["eku"],
-            "fingerprint_sha256": found["fingerprint"],
-            "self_signed": cert.subject == cert.issuer,
-        }
-        if len(_SUMMARIES) >= _FACTS_MAX:
-            _SUMMARIES.clear()
-        _SUMMARIES[cert] = static
-    result = dict(static)
-    result["seconds_left"] = int((facts(cert)["not_after"] - at).total_seconds())
-    for key in ("sans", "dns_names", "uris", "key_usage", "extended_key_usage"):
-        if result[key] is not None:
-            result[key] = list(result[key])
-    return result
+    return cert_facts.summary(cert, parse_time(at))

@@ -363,6 +363,7 @@ def run(module):
             return {"valid": False, "problems": [problem], "chain": [], "results": []}
 
     clients = {}
+    own_stores = {}
     results = []
     for number, item in enumerate(items):
         label = item.get("name") or ("chain" if len(items) == 1 else "chains[%d]" % number)
@@ -381,7 +382,11 @@ def run(module):
                 if store is None:
                     if ca is None:
                         raise kube.KubeError("%s has no ca.crt; give the trusted roots in 'roots'" % origin)
-                    chain_store = chain_checks.load_store(ca, "%s ca.crt" % origin)
+                    # One trust store (and its verifiers) per distinct ca.crt: a namespace of
+                    # Secrets from one issuer shares it.
+                    chain_store = own_stores.get(ca)
+                    if chain_store is None:
+                        chain_store = own_stores[ca] = chain_checks.load_store(ca, "%s ca.crt" % origin)
                     module.warn("%s: no 'roots' given, so its own ca.crt is trusted" % origin)
             except kube.KubeError as exc:
                 module.fail_json(msg="cannot read the chain of %s: %s" % (label, exc))

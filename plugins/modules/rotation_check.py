@@ -109,8 +109,19 @@ options:
     elements: str
     choices: [renew_soon, critical, expired, invalid]
     default: []
+  result_detail:
+    description:
+      - How much the task returns. V(attention) - the RV(summary) counts over every certificate
+        scanned, and in RV(certificates) only the certificates that need attention (any status
+        but V(ok)); the full list goes to the O(report) files. V(full) - every certificate in
+        RV(certificates).
+      - A scan of thousands of Secrets returns megabytes with V(full), which Ansible copies and
+        scrubs of secret option values before the next task runs.
+    type: str
+    choices: [attention, full]
+    default: attention
   report:
-    description: Write the result to files.
+    description: Write the result to files (always every certificate, whatever O(result_detail) says).
     type: dict
     suboptions:
       dest:
@@ -152,14 +163,23 @@ EXAMPLES = r"""
     critical_within: 7d
     fail_on: [critical, expired, invalid]
 
-- name: What needs rotating
+- name: What needs rotating (the default result lists only the certificates that need attention)
   ansible.builtin.debug:
-    msg: "{{ rotation.certificates | rejectattr('status', 'eq', 'ok') | map(attribute='name') | list }}"
+    msg: "{{ rotation.certificates | map(attribute='name') | list }} of {{ rotation.summary.total }}"
+
+- name: Every certificate in the result, as for an inventory of the fleet
+  certmesh.istio.rotation_check:
+    clusters: [{name: prod, kubeconfig: ~/.kube/prod}]
+    result_detail: full
+  register: inventory
 """
 
 RETURN = r"""
 certificates:
-  description: One entry per certificate, sorted by expiry.
+  description:
+    - One entry per certificate, sorted by expiry - with O(result_detail=attention) (the
+      default) only the certificates whose status is not V(ok); with O(result_detail=full)
+      every certificate. The O(report) files always list every certificate.
   returned: always
   type: list
   elements: dict
@@ -219,7 +239,7 @@ certificates:
       status: renew_soon
       reason: expires in 25d, within the warning threshold (renewBefore 30d)
 summary:
-  description: Counts per status, total, how many need attention, and the soonest expiry.
+  description: Counts per status, total, how many need attention, and the soonest expiry, over every certificate scanned.
   returned: always
   type: dict
   sample:
@@ -231,6 +251,11 @@ at:
   description: The evaluation time, ISO 8601 UTC.
   returned: always
   type: str
+result_detail:
+  description: What RV(certificates) holds - V(attention) or V(full) (O(result_detail)).
+  returned: always
+  type: str
+  sample: attention
 report_files:
   description: Paths of the files written, per format.
   returned: when O(report) is given
@@ -269,6 +294,7 @@ def argument_spec():
         at=dict(type="str"),
         fail_on=dict(type="list", elements="str", default=[],
                      choices=["renew_soon", "critical", "expired", "invalid"]),
+        result_detail=dict(type="str", choices=["attention", "full"], default="attention"),
         report=dict(type="dict", options=dict(
             dest=dict(type="path", required=True),
             formats=dict(type="list", elements="str", default=list(report.FORMATS),
@@ -300,6 +326,15 @@ def collect(module):
     return records
 
 
+def compact(result, detail):
+    """The task result for ``result_detail``: with ``attention``, only the certificates that
+    need it (the summary still counts every one, the report files list every one)."""
+    result = dict(result, result_detail=detail)
+    if detail != "full":
+        result["certificates"] = [entry for entry in result["certificates"] if entry["status"] != "ok"]
+    return result
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_one_of=[("clusters", "paths")])
@@ -323,15 +358,16 @@ def main():
             result["report_files"] = report.write(result, params["report"]["dest"],
                                                   params["report"]["formats"], params["report"]["basename"])
         except (OSError, ValueError) as exc:
-            module.fail_json(msg="cannot write the report to %s: %s" % (params["report"]["dest"], exc), **result)
+            module.fail_json(msg="cannot write the report to %s: %s" % (params["report"]["dest"], exc),
+                             **compact(result, params["result_detail"]))
     failing = [entry for entry in result["certificates"] if entry["status"] in params["fail_on"]]
     if failing:
         lines = ["%d certificate(s) with status %s:" % (len(failing), ", ".join(params["fail_on"]))]
         lines += ["[%s] %s %s: %s" % (entry["status"], "/".join(p for p in (
             entry["cluster"], entry["namespace"], entry["name"]) if p), entry["subject"] or "",
             entry["reason"]) for entry in failing[:50]]
-        module.fail_json(msg="\n".join(lines), changed=False, **result)
-    module.exit_json(changed=False, **result)
+        module.fail_json(msg="\n".join(lines), changed=False, **compact(result, params["result_detail"]))
+    module.exit_json(changed=False, **compact(result, params["result_detail"]))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def test_namespaces_and_label_selector_narrow_the_scan(mesh_cluster, capsys):
     cluster, _mesh = mesh_cluster
     result = _run(rotation_check, capsys, clusters=[{"name": "east", "kubeconfig": cluster.kubeconfig,
                                                      "context": cluster.context}],
-                  namespaces=["shop"], label_selector="app=shop")
+                  namespaces=["shop"], label_selector="app=shop", result_detail="full")
     names = sorted((e["name"], e["key"]) for e in result["certificates"])
     assert names == [("istio-ca-root-cert", "root-cert.pem"), ("old-svid", "tls.crt")]
 

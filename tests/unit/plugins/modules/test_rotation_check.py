@@ -42,6 +42,30 @@ def test_files_are_classified_and_nothing_changes(capsys, pki_dir):
     assert result["certificates"][0]["name"] == "old-svid.pem"
 
 
+def test_the_default_result_lists_only_what_needs_attention_and_counts_everything(capsys, pki_dir):
+    result = run_module(capsys, paths=[str(pki_dir)])
+    assert result["result_detail"] == "attention"
+    assert result["summary"]["total"] == 4 and result["summary"]["needs_attention"] == 1
+    assert [(e["name"], e["status"]) for e in result["certificates"]] == [("old-svid.pem", "expired")]
+
+
+def test_result_detail_full_returns_every_certificate(capsys, pki_dir):
+    result = run_module(capsys, paths=[str(pki_dir)], result_detail="full")
+    assert result["result_detail"] == "full" and len(result["certificates"]) == 4
+    assert sorted(e["status"] for e in result["certificates"]) == ["expired", "ok", "ok", "ok"]
+
+
+def test_the_report_files_list_every_certificate_whatever_the_result_holds(capsys, pki_dir, tmp_path):
+    result = run_module(capsys, paths=[str(pki_dir)], report={"dest": str(tmp_path / "out"), "formats": ["json"]})
+    written = json.loads((tmp_path / "out" / "rotation-check.json").read_text())
+    assert len(result["certificates"]) == 1 and len(written["certificates"]) == 4
+
+
+def test_fail_on_returns_the_compact_result_too(capsys, pki_dir):
+    result = run_module(capsys, paths=[str(pki_dir)], fail_on=["expired"])
+    assert result["failed"] and [e["status"] for e in result["certificates"]] == ["expired"]
+
+
 def test_reports_are_written_in_every_format(capsys, pki_dir, tmp_path):
     result = run_module(capsys, paths=[str(pki_dir)], report={"dest": str(tmp_path / "out")})
     assert sorted(result["report_files"]) == ["html", "json", "junit", "markdown", "timeline"]
@@ -76,8 +100,8 @@ def test_clusters_are_scanned_through_kube_with_merged_auth(capsys, monkeypatch,
 
     monkeypatch.setattr(rotation_check.kube, "api_client", fake_client)
     monkeypatch.setattr(rotation_check.kube, "records_for_cluster", fake_records)
-    result = run_module(capsys, kubeconfig="/tmp/kc", clusters=[{"name": "east", "context": "e"},
-                                                                {"name": "west", "context": "w"}])
+    result = run_module(capsys, kubeconfig="/tmp/kc", result_detail="full",
+                        clusters=[{"name": "east", "context": "e"}, {"name": "west", "context": "w"}])
     assert seen == [{"kubeconfig": "/tmp/kc", "context": "e"}, {"kubeconfig": "/tmp/kc", "context": "w"}]
     assert sorted(e["cluster"] for e in result["certificates"]) == ["east", "west"]
 
