@@ -6,7 +6,7 @@
 Each check is a pure function of a cluster snapshot (plain dicts read beforehand) and the
 desired settings, returning problems ``{code, message, object}``. Codes are stable:
 ``acme_issuer``, ``issuer_namespace``, ``issuer_not_found``, ``trust_domain_mismatch``,
-``ca_expires_too_soon``, ``istio_has_own_ca``, ``mesh_root_split``.
+``ca_expires_too_soon``, ``istio_has_own_ca``, ``mesh_root_split``, ``ambient_cni_exclusive``.
 
 :func:`certificate_lifetime_problems` needs no cluster: it applies cert-manager's webhook rules
 for Certificate lifetimes to the desired values, so render and apply refuse them alike; nor do
@@ -161,6 +161,7 @@ def run_all(settings, snapshot, now, ca_not_after=None):
     found += check_ca_lifetime(ca_not_after, now, settings["max_workload_seconds"], settings.get("ca_name", "the mesh CA"))
     found += check_istio_ca(snapshot.get("istiod"), snapshot.get("istio_csr"), snapshot.get("istiod_own_ca_secret"),
                             settings["istio_namespace"])
+    found += check_ambient_cni(settings.get("cluster", "?"), settings.get("istio_mode"), snapshot.get("cilium_config"))
     if settings.get("mesh_root_fingerprint"):
         found += check_mesh_root(settings.get("cluster", "?"), snapshot.get("pinned_root_fingerprints"),
                                  settings["mesh_root_fingerprint"], settings.get("pinned_root_secret", "the pinned root Secret"))
@@ -266,6 +267,29 @@ def ambient_mesh_problems(values_by_host):
                          % (name, "; ".join("%s: %s" % (", ".join(hosts), value) for value, hosts in sorted(by_value.items())),
                             ", ".join(ambient_hosts), name))
     return found
+
+
+# A CNI that removes istio-cni: Cilium, by default, deletes every CNI configuration but its own
+# (Helm value cni.exclusive, ConfigMap key cni-exclusive), istio-cni's chained plugin included;
+# Istio's platform prerequisites for ambient require cni.exclusive=false.
+CILIUM_CONFIG_NAMESPACE = "kube-system"
+CILIUM_CONFIG = "cilium-config"
+
+
+def check_ambient_cni(cluster, istio_mode, cilium_config):
+    """An ambient cluster whose CNI would remove istio-cni's configuration (``ambient_cni_exclusive``)."""
+    if istio_mode != AMBIENT or not isinstance(cilium_config, dict):
+        return []
+    exclusive = (cilium_config.get("data") or {}).get("cni-exclusive")
+    if str(exclusive).strip().lower() != "true":
+        return []
+    obj = "ConfigMap %s/%s" % (CILIUM_CONFIG_NAMESPACE, CILIUM_CONFIG)
+    return [problem(
+        "ambient_cni_exclusive",
+        "cluster %s: %s sets cni-exclusive: \"true\" while certmesh_istio_mode is ambient: Cilium then deletes "
+        "istio-cni's CNI configuration and pods of ambient namespaces are never redirected to ztunnel; install "
+        "Cilium with cni.exclusive=false (Istio's platform prerequisites for ambient), or set "
+        "certmesh_istio_mode: sidecar" % (cluster, obj), obj)]
 
 
 # Gateway API --------------------------------------------------------------------------------

@@ -96,6 +96,14 @@ options:
         description: Secret namespace.
         type: str
         required: true
+  istio_mode:
+    description:
+      - Istio data plane the run installs. With C(ambient), a Cilium CNI that removes other CNI
+        configurations (C(cni-exclusive) in ConfigMap C(kube-system/cilium-config)) is refused
+        (problem C(ambient_cni_exclusive)), since istio-cni could not redirect pods to ztunnel.
+    type: str
+    choices: [sidecar, ambient]
+    default: sidecar
   max_workload_certificate_duration:
     description: Longest workload certificate (Go duration such as C(1h) or C(24h)).
     type: str
@@ -173,6 +181,8 @@ def _snapshot(client, params):
         "istio_configmap": kube.get_object(client, "ConfigMap", "v1", istio_ns, "istio"),
         "istiod_own_ca_secret": kube.get_object(client, "Secret", "v1", istio_ns, preflight.ISTIOD_OWN_CA_SECRET) is not None,
         "pinned_root_fingerprints": _pinned_root_fingerprints(client, params),
+        "cilium_config": kube.get_object(client, "ConfigMap", "v1", preflight.CILIUM_CONFIG_NAMESPACE,
+                                         preflight.CILIUM_CONFIG) if params["istio_mode"] == preflight.AMBIENT else None,
     }
 
 
@@ -211,6 +221,7 @@ def main():
         istio_csr_deployment=dict(type="str", default="cert-manager-istio-csr"),
         trust_domains=dict(type="dict", default={}),
         ca_certificate=dict(type="str"),
+        istio_mode=dict(type="str", choices=["sidecar", "ambient"], default="sidecar"),
         max_workload_certificate_duration=dict(type="str", default="1h"),
         fail_on_problem=dict(type="bool", default=True),
         mesh_root_certificate=dict(type="str"),
@@ -266,6 +277,7 @@ def main():
             certificate_namespace=params["certificate_namespace"],
             istio_namespace=params["istio_namespace"],
             trust_domains=params["trust_domains"],
+            istio_mode=params["istio_mode"],
             cluster=cluster,
             mesh_root_fingerprint=mesh_root_fingerprint,
             pinned_root_secret="Secret %s/%s" % (params["root_secret"]["namespace"], params["root_secret"]["name"])

@@ -49,7 +49,9 @@ What a chart "renders" is a small, fixed set of objects - the ones later steps w
   ``metrics``, labelled ``app: cert-manager-istio-csr``; with ``app.metrics.service.enabled``,
   the default), ServiceAccount, and with ``app.tls.istiodCertificateEnable`` the
   Certificate ``istiod`` in ``app.certmanager.namespace``; the Deployment args carry the
-  issuer and ``--root-ca-file`` so the CA stand-in publishes ``istio-ca-root-cert``;
+  issuer and ``--root-ca-file`` so the CA stand-in publishes ``istio-ca-root-cert``, and its pod
+  the ``volumes`` and ``volumeMounts`` values (as the chart adds them), so a stand-in can read
+  the root file from the mounted Secret or ConfigMap;
 * trust-manager: with ``crds.enabled`` (the default) the upstream Bundle CRD; Deployment,
   Service (webhook) and ServiceAccount ``trust-manager``, the Deployment args carrying
   ``--trust-namespace`` from ``app.trust.namespace``;
@@ -580,9 +582,15 @@ def render(chart, release, namespace, values, info):  # pylint: disable=too-many
         name = "cert-manager-istio-csr"
         service = values.get("service") or {}
         objects.append(_service_account(name, namespace, release))
-        objects.append(_deployment(name, namespace, release,
-                                   _image(values, "quay.io/jetstack/cert-manager-istio-csr", version),
-                                   values.get("replicaCount", 1), args, ports=[6443]))
+        deployment = _deployment(name, namespace, release,
+                                 _image(values, "quay.io/jetstack/cert-manager-istio-csr", version),
+                                 values.get("replicaCount", 1), args, ports=[6443])
+        pod = deployment["spec"]["template"]["spec"]
+        if values.get("volumes"):
+            pod["volumes"] = copy.deepcopy(values["volumes"])
+        if values.get("volumeMounts"):
+            pod["containers"][0]["volumeMounts"] = copy.deepcopy(values["volumeMounts"])
+        objects.append(deployment)
         objects.append(_service(name, namespace, release, [("web", service.get("port", 443), 6443)]))
         metrics = app.get("metrics") or {}
         if (metrics.get("service") or {}).get("enabled", True):

@@ -2,11 +2,14 @@
 per cluster on a loaded machine, so tests share it and put it back when they break it).
 
 ``mesh`` -> ``Mesh``: three ``KubeAPIEmulator`` clusters (``east``, ``west``, ``north``, no
-CRDs up front: cert-manager's chart installs them) with the cert-manager CA stand-in whose
-istio-csr reads its pinned root from the mounted Secret (``tests/emulators/istio_csr_trust.py``),
-the helm stand-in, one inventory with the three clusters in one mesh group, a first
-``playbooks/site.yml`` run stopped by a failing cluster and a second one that converges all three.
-Tests that break the mesh put it back before they end.
+CRDs up front: the charts install them, the Gateway API CRDs come from the upstream release
+files) with the cert-manager CA stand-in whose istio-csr reads its pinned root from the mounted
+volume (``tests/emulators/istio_csr_trust.py``) and the trust-manager stand-in
+(``tests/emulators/trust_manager.py``), the helm stand-in, one inventory with the three clusters
+in one mesh group in the modes users run today (``MODES``: ambient, Gateway API gateways,
+trust-manager for the root bundle), a first ``playbooks/site.yml`` run stopped by a failing
+cluster and a second one that converges all three. Tests that break the mesh put it back before
+they end. The sidecar mode with Istio Gateways is applied by ``tests/integration/apply``.
 """
 
 import base64
@@ -19,12 +22,28 @@ import sys
 import pytest
 import yaml
 
-from tests.emulators.kube_api import KubeAPIEmulator
+from tests.emulators.kube_api import KubeAPIEmulator, upstream_dir
 from tests.emulators.istio_csr_trust import MountedRootTrustStandIn
+from tests.emulators.trust_manager import BUNDLE_API, TrustManagerStandIn
 from tests.support.playbook import REPO_ROOT, playbook_env, run_playbook
 
 CLUSTERS = ("east", "west", "north")
 STANDIN_BIN = REPO_ROOT / "tests" / "emulators" / "bin"
+# One run goes through three clusters one after the other (ambient: five charts and trust-manager
+# each); under a loaded CI machine that is well over the ten minutes a one-cluster run may take.
+RUN_TIMEOUT = 1800
+BUNDLE = "istio-mesh-roots"
+AMBIENT_NAMESPACE = "apps"
+
+
+def modes():
+    """Inventory variables of the mesh: ambient data plane, Gateway API gateways (CRDs installed
+    from the upstream release), trust-manager publishing the mesh roots."""
+    return {"certmesh_istio_mode": "ambient", "istio_ambient_namespaces": [AMBIENT_NAMESPACE],
+            "gateway_certs_api": "gateway-api", "gateway_certs_gateway_namespace": "ingress",
+            "gateway_certs_gateway_api_crds_install": True,
+            "gateway_certs_gateway_api_crds_dir": str(upstream_dir() / "gateway-api" / "crds"),
+            "certmesh_trust_manager_enabled": True}
 
 
 class Cluster:
@@ -44,6 +63,15 @@ class Cluster:
         configmap = self.emulator.get("v1", "ConfigMap", "istio-ca-root-cert", namespace)
         return configmap["data"]["root-cert.pem"] if configmap else None
 
+    def bundle(self):
+        """The trust-manager Bundle of the mesh roots."""
+        return self.emulator.get(BUNDLE_API, "Bundle", BUNDLE)
+
+    def bundle_configmap(self, namespace="cert-manager"):
+        """What trust-manager wrote for the Bundle in ``namespace`` (istio-csr mounts the one in cert-manager)."""
+        configmap = self.emulator.get("v1", "ConfigMap", BUNDLE, namespace)
+        return configmap["data"]["ca.pem"] if configmap else None
+
     def republish_trust(self):
         """What istio-csr does on its next resync: publish its pinned root everywhere again."""
         self.controller._publish_trust(self.emulator)  # pylint: disable=protected-access
@@ -60,7 +88,7 @@ class Mesh:
         self.inventory = root / "inventory.yml"
         self.site = None
         self.inventory.write_text(yaml.safe_dump({
-            "all": {"vars": {"certmesh_environment": "test", "certmesh_rollout_waves": [1]},
+            "all": {"vars": dict({"certmesh_environment": "test", "certmesh_rollout_waves": [1]}, **modes()),
                     "children": {"mesh_test": {"hosts": dict(
                         (c.name, {"ansible_connection": "local",
                                   "ansible_python_interpreter": "{{ ansible_playbook_python }}",
@@ -74,7 +102,7 @@ class Mesh:
         merged = {"certmesh_output_dir": str(self.out)}
         merged.update(extra_vars or {})
         return run_playbook(playbook, "-i", str(self.inventory), *args, extra_vars=merged,
-                            tmp_path=self.root, env=self.env)
+                            tmp_path=self.root, env=self.env, timeout=RUN_TIMEOUT)
 
     def read_json(self, relative):
         return json.loads((self.out / "test" / relative).read_text())
@@ -96,7 +124,7 @@ def build_mesh(tmp_path_factory, name):
     clusters = []
     for cluster_name in CLUSTERS:
         controller = MountedRootTrustStandIn()
-        emulator = KubeAPIEmulator(tls=True, controllers=[controller])
+        emulator = KubeAPIEmulator(tls=True, controllers=[controller, TrustManagerStandIn()])
         emulator.start()
         kubeconfig = emulator.write_kubeconfig(root / ("kubeconfig-%s.yaml" % cluster_name), cluster=cluster_name,
                                                context=cluster_name)

@@ -83,3 +83,24 @@ def test_teardown_removes_ztunnel_and_istio_cni_before_istiod():
         ("istiod", "istiod-1.30.3"), ("ztunnel", "ztunnel-1.30.3"), ("istio-cni", "cni-1.30.3"),
         ("istio-base", "base-1.30.3"))]
     assert [r["name"] for r in teardown.releases_to_remove(infos)] == ["ztunnel", "istio-cni", "istiod", "istio-base"]
+
+
+def _cilium(exclusive):
+    return {"metadata": {"name": "cilium-config", "namespace": "kube-system"}, "data": {"cni-exclusive": exclusive}}
+
+
+def test_an_ambient_cluster_whose_cilium_removes_other_cni_configs_is_refused_naming_the_configmap():
+    settings = dict(issuer={"name": "istio-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                    certificate_namespace="istio-system", istio_namespace="istio-system", trust_domains={},
+                    max_workload_seconds=3600, cluster="east", istio_mode="ambient")
+    found = preflight.run_all(settings, {"cilium_config": _cilium("true")}, None)
+    assert [p["code"] for p in found] == ["ambient_cni_exclusive"]
+    assert found[0]["object"] == "ConfigMap kube-system/cilium-config"
+    assert found[0]["message"].startswith("cluster east: ConfigMap kube-system/cilium-config sets cni-exclusive")
+    assert "cni.exclusive=false" in found[0]["message"]
+
+
+def test_cilium_chaining_other_cnis_or_a_sidecar_mesh_or_no_cilium_passes():
+    assert preflight.check_ambient_cni("east", "ambient", _cilium("false")) == []
+    assert preflight.check_ambient_cni("east", "sidecar", _cilium("true")) == []
+    assert preflight.check_ambient_cni("east", "ambient", None) == []
