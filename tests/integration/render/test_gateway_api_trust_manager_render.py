@@ -1,29 +1,23 @@
-"""site.yml renders Gateway API gateways and the trust-manager Bundle: every object validates
+"""site.yml renders Gateway API gateways and the trust-manager Bundle (in the render shared with the
+ambient tests, see conftest.py): every object validates
 against the upstream CRDs, the charts' values against their schemas, and a second run changes nothing."""
 
 import pytest
 import yaml
 
 from tests.integration.render.test_site_render import BUILTIN_KINDS, _objects, helm_values_errors
-from tests.support.playbook import recap, run_playbook
+from tests.integration.render.conftest import XDIST_GROUP
+from tests.support.playbook import recap
 from tests.support.upstream import crd_validator, known_custom_kinds
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gateway_api_trust_manager_render")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
-EXTRA_VARS = {"gateway_certs_api": "gateway-api", "gateway_certs_gateway_namespace": "ingress",
-              "certmesh_trust_manager_enabled": True}
 CHARTS_WITH_SCHEMA = {"cert-manager": "cert-manager", "cert-manager-istio-csr": "istio-csr", "trust-manager": "trust-manager"}
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("gwtrust")
-    extra = dict(EXTRA_VARS, certmesh_output_dir=str(tmp / "out"))
-    first = run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp)
-    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
-    second = run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp)
-    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
-    return {"cluster": tmp / "out" / "local" / "cluster1", "first": first, "second": second}
+@pytest.fixture(name="rendered")
+def _rendered(ambient_gateway_trust_render):
+    return ambient_gateway_trust_render
 
 
 def test_a_second_render_with_gateway_api_and_trust_manager_changes_nothing(rendered):

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import json
 import shutil
 import stat
 import subprocess
@@ -13,7 +14,7 @@ import yaml
 from tests.integration.render.gitops_tree import git_part, private_keys_in, schema_errors, unrendered_namespaces
 from tests.support.playbook import recap, run_playbook
 from tests.support.secrets import key_fragments, leaked_key_material
-from tests.support.upstream import crd_validator, helm_default_values, helm_values_schema, known_custom_kinds
+from tests.support.upstream import crd_validator, helm_default_values, helm_values_schema, known_custom_kinds, upstream_dir
 
 # One worker runs the whole module, so its module-scoped fixture is built once (--dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site_render")]
@@ -212,3 +213,14 @@ def test_each_plain_component_of_the_kustomize_render_builds_with_kubectl_kustom
         assert yaml.safe_load_all(result.stdout)
         built += 1
     assert built >= 5
+
+
+def test_the_ingress_gateway_values_validate_against_the_gateway_chart_schema(site_render):
+    folder = upstream_dir() / "istio-1.30.3" / "charts" / "gateway"
+    schema = json.loads((folder / "values.schema.json").read_text())
+    defaults = yaml.safe_load((folder / "values.yaml").read_text())
+    gateways = [yaml.safe_load(values_file.read_text()) for values_file, chart in _helm_charts(site_render["cluster"])
+                if chart["name"] == "gateway"]
+    assert len(gateways) == 1
+    merged = dict(defaults, **gateways[0])
+    assert sorted(e.message for e in jsonschema.Draft7Validator(schema).iter_errors(merged)) == []

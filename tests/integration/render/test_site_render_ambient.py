@@ -1,34 +1,28 @@
-"""site.yml renders an ambient mesh: istio-cni and ztunnel beside istiod, all values upstream keys."""
+"""site.yml renders an ambient mesh: istio-cni and ztunnel beside istiod, all values upstream keys (in the
+render shared with the Gateway API and trust-manager tests, see conftest.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import jsonschema
 import pytest
 import yaml
 
 from tests.integration.render.test_site_render import BUILTIN_KINDS, helm_values_errors
 from tests.support.istio_charts import unknown_keys
-from tests.support.playbook import recap, run_playbook
-from tests.support.upstream import crd_validator, known_custom_kinds, upstream_dir
+from tests.integration.render.conftest import XDIST_GROUP
+from tests.support.playbook import recap
+from tests.support.upstream import crd_validator, known_custom_kinds
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site_render_ambient")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
-AMBIENT_VARS = {"certmesh_istio_mode": "ambient", "istio_ambient_namespaces": ["apps", "payments"]}
 KEY_CHECKED_CHARTS = {"base": "base", "istiod": "istiod", "cni": "cni", "ztunnel": "ztunnel"}
 CSR = "cert-manager-istio-csr.cert-manager.svc:443"
 
 
-@pytest.fixture(scope="module")
-def ambient_render(tmp_path_factory):
-    """Run playbooks/site.yml twice in ambient mode into a fresh output folder."""
-    tmp = tmp_path_factory.mktemp("ambient")
-    extra = dict(AMBIENT_VARS, certmesh_output_dir=str(tmp / "out"))
-    runs = [run_playbook("playbooks/site.yml", extra_vars=extra, tmp_path=tmp) for run in ("first", "second")]
-    for run in runs:
-        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    return {"cluster": tmp / "out" / "local" / "cluster1", "first": runs[0], "second": runs[1]}
+@pytest.fixture(name="ambient_render")
+def _ambient_render(ambient_gateway_trust_render):
+    return ambient_gateway_trust_render
 
 
 def _releases(cluster_dir):
@@ -72,12 +66,8 @@ def test_istio_chart_values_use_only_keys_the_upstream_charts_declare(ambient_re
         assert unknown_keys(checked, releases[chart][1]) == [], chart
 
 
-def test_gateway_values_validate_against_the_gateway_chart_schema(ambient_render):
-    folder = upstream_dir() / "istio-1.30.3" / "charts" / "gateway"
-    schema = yaml.safe_load((folder / "values.schema.json").read_text())
-    defaults = yaml.safe_load((folder / "values.yaml").read_text())
-    values = dict(defaults, **_releases(ambient_render["cluster"])["gateway"][1])
-    assert sorted(e.message for e in jsonschema.Draft7Validator(schema).iter_errors(values)) == []
+def test_gateway_api_mode_installs_no_ingress_gateway_chart(ambient_render):
+    assert "gateway" not in _releases(ambient_render["cluster"])
 
 
 def test_ambient_namespaces_are_rendered_with_the_dataplane_label(ambient_render):
