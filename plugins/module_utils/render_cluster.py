@@ -53,9 +53,13 @@ def _is_dir(render_dir, folder):
 
 
 def components(render_dir):
-    """Component folders of the cluster, in install order."""
+    """Components of the cluster, in install order: its folders, and (Argo CD) those of only Helm Applications."""
     names = [n for n in os.listdir(render_dir) if not n.startswith(".") and n not in render.LAYER_DIRS
              and not _not_for_git(n) and render.component_problem(n) is None and _is_dir(render_dir, n)]
+    apps = os.path.join(render.ARGOCD_DIR, render.ARGOCD_APPS)
+    if _is_dir(render_dir, apps):
+        names += [n for n in os.listdir(os.path.join(render_dir, apps)) if n not in names
+                  and render.component_problem(n) is None and _is_dir(render_dir, os.path.join(apps, n))]
     return gitops.ordered_components(names)
 
 

@@ -1,58 +1,20 @@
 """One converged cluster (site.yml with monitoring on), then tags, then playbooks/teardown.yml.
 
-site.yml costs about a minute here, so one convergence serves every test of the module, in
-this order: what site.yml left (monitoring included), a tagged run, the refusals and the check
-run of teardown (which must change nothing), the teardown that keeps the CA, a namespace held by
-a finalizer, and the teardown that removes the CA.
+The convergence is the session fixture ``converged_cluster`` (tests/integration/apply/conftest.py),
+shared with test_server_side_apply.py, which runs first in the same worker and leaves the cluster
+converged. Here, in this order: what site.yml left (monitoring included), a tagged run, the
+refusals and the check run of teardown (which must change nothing), the teardown that keeps the
+CA, a namespace held by a finalizer, and the teardown that removes the CA.
 """
 
-import os
-import pathlib
 import re
-import shutil
-import sys
 
 import pytest
-import yaml
 
-from tests.emulators.cert_manager_ca import CertManagerCAStandIn
-from tests.emulators.kube_api import KubeAPIEmulator
-from tests.support.playbook import REPO_ROOT, playbook_env, recap, run_playbook
-from tests.support.upstream import upstream_dir
+from tests.integration.apply.conftest import CONVERGED_GROUP, failure as _failure
+from tests.support.playbook import recap, run_playbook
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("teardown_and_tags")]
-
-STANDIN_BIN = REPO_ROOT / "tests" / "emulators" / "bin"
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-MANAGED = "app.kubernetes.io/managed-by=certmesh.istio"
-
-
-class Converged:
-    """The emulated cluster ``day2`` and how to run playbooks against it."""
-
-    def __init__(self, root, api, env):
-        self.root, self.api, self.env = root, api, env
-        self.out = root / "out"
-        self.inventory = root / "inventory.yml"
-        self.inventory.write_text(yaml.safe_dump({
-            "all": {"vars": {"certmesh_environment": "test", "mesh_monitoring_enabled": True},
-                    "hosts": {"day2": {"ansible_connection": "local",
-                                       "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                                       "certmesh_kubeconfig": str(root / "kubeconfig.yaml"),
-                                       "certmesh_kube_context": "day2"}}}}))
-
-    def run(self, playbook, *args, **extra_vars):
-        merged = {"certmesh_output_dir": str(self.out)}
-        merged.update(extra_vars)
-        return run_playbook(playbook, "-i", str(self.inventory), *args, extra_vars=merged, tmp_path=self.root, env=self.env)
-
-    def writes(self):
-        """Requests that may change the cluster (a dry run reaches the server but changes nothing)."""
-        return [r for r in self.api.requests if r[0] in WRITES and "All" not in str((r[2] or {}).get("dryRun", ""))]
-
-
-def _failure(result):
-    return result.stdout[-8000:] + result.stderr[-3000:]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(CONVERGED_GROUP)]
 
 
 def _text(result):
@@ -60,29 +22,8 @@ def _text(result):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    root = tmp_path_factory.mktemp("day2")
-    (root / "tmp").mkdir()
-    api = KubeAPIEmulator(tls=True, controllers=[CertManagerCAStandIn()])
-    crds = [doc for path in sorted((upstream_dir() / "prometheus-operator" / "crds").glob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text()) if doc]
-    api.apply_crds(crds)
-    api.start()
-    api.write_kubeconfig(root / "kubeconfig.yaml", cluster="day2", context="day2")
-    path = os.environ.get("PATH", "")
-    real = shutil.which("helm")
-    if real is None or pathlib.Path(real).resolve() == (STANDIN_BIN / "helm").resolve():
-        path = os.pathsep.join([str(STANDIN_BIN), str(pathlib.Path(sys.executable).parent), path])
-    env = playbook_env(root / "tmp", PATH=path, XDG_CONFIG_HOME=str(root / "xdg-config"),
-                       XDG_CACHE_HOME=str(root / "xdg-cache"), XDG_DATA_HOME=str(root / "xdg-data"))
-    env.pop("KUBECONFIG", None)
-    converged = Converged(root, api, env)
-    try:
-        converged.site = converged.run("playbooks/site.yml")
-        assert converged.site.returncode == 0, _failure(converged.site)
-        yield converged
-    finally:
-        api.stop()
+def cluster(converged_cluster):
+    return converged_cluster
 
 
 def test_site_applies_the_alerts_and_service_monitors_through_the_sink(cluster):
