@@ -9,10 +9,12 @@ One run measures, side by side and in the same process, for one cluster:
   ``tests/integration/apply/test_site_apply.py`` sets it up) and the stand-in ``helm``
   (``tests/emulators/bin/helm``), first converge then re-run.
 
-It prints the wall time of both runs, the ratio no-op / first for each mode (goal: at most 1/3),
-the recap of the re-run (``changed`` must be 0) and, with ``--profile``, the slowest tasks of the
-re-run (Ansible's ``ansible.posix.profile_tasks`` callback when installed, else a timer read off
-the ``-v`` output is not needed: the callback ships with the ``ansible`` package).
+It prints the wall and CPU time of both runs, the ratio no-op / first for each mode (goal: at
+most 1/3), the task count and ``changed`` of the re-run (must be 0) and, with ``--profile N``,
+the N slowest tasks of the re-run (the ``ansible.posix.profile_tasks`` callback, which ships
+with the ``ansible`` package). The CPU time is that of every process the run started (the
+emulator runs in its own process and is not counted); on a shared machine it is the steadier
+figure.
 
     python bench/noop.py                 # both modes, ~1 min on an idle 2-core machine
     python bench/noop.py --mode apply --profile 15
