@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, certmesh developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# Documentation: ca_files_drift.yml, helm_releases_to_apply.yml and apply_results.yml beside this file.
+# Documentation: ca_files_drift.yml, helm_releases_to_apply.yml and apply_results.yml beside this file
+# (the file takes the name of one of its filters, so galaxy-importer finds docs for it).
 
 from __future__ import absolute_import, division, print_function
 
