@@ -197,6 +197,11 @@ def show(result):
     print("clusters: %d in %d slices, store %s, tags %s" % (result["clusters"], result["slices"], result["store"],
                                                             result["tags"]))
     print("roots: %d" % result["roots"])
+    if result["roots"] > 1:
+        # The benchmark's clusters render, so nothing here can refuse the split; against real
+        # clusters preflight does (tests/integration/test_split_detection.py).
+        print("split: %d trust islands across %d clusters; in apply mode preflight refuses a cluster that already "
+              "pins another root (problem mesh_root_split)" % (result["roots"], result["clusters_with_a_root"]))
     print("first converge: wall %.1f s, per cluster %.2f s, return codes %s"
           % (first["wall"], first["per_cluster"], first["return_codes"]))
     if noop["return_codes"]:
