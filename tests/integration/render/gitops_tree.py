@@ -10,11 +10,11 @@ import re
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+from tests.support import core_schema
 from tests.support.upstream import crd_validator, known_custom_kinds
 
 # Folders of a cluster's render that are never meant for Git (the written .gitignore names them).
 NOT_FOR_GIT = ("pki", "secrets")
-CORE_KINDS = {("v1", "Namespace"), ("v1", "Secret"), ("v1", "ConfigMap")}
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]{64,}")
 
@@ -91,15 +91,14 @@ def rendered_objects(cluster_dir):
 
 
 def schema_errors(obj):
-    """Upstream CRD errors of a custom resource, or the shape errors of a core object."""
+    """Upstream CRD errors of a custom resource, or strict field and type errors of a built-in object
+    (tests/support/core_schema.py: the kubernetes client's models of Kubernetes' OpenAPI document)."""
     key = (obj.get("apiVersion"), obj.get("kind"))
-    if key in CORE_KINDS:
-        meta = obj.get("metadata") or {}
-        return [] if meta.get("name") and set(obj) <= {"apiVersion", "kind", "metadata", "data", "stringData", "type"} \
-            else ["%s: not a plain %s" % (meta.get("name"), obj.get("kind"))]
-    if key not in known_custom_kinds():
-        return ["no upstream CRD defines %s %s" % key]
-    return crd_validator(*key).errors(obj)
+    if key in known_custom_kinds():
+        return crd_validator(*key).errors(obj)
+    if core_schema.model_for(*key) is not None:
+        return core_schema.errors(obj) + ([] if (obj.get("metadata") or {}).get("name") else ["metadata.name: Required value"])
+    return ["no upstream CRD or built-in kind defines %s %s" % key]
 
 
 def unrendered_namespaces(cluster_dir, engine_namespaces=()):
