@@ -81,8 +81,9 @@ def run_site(work, inventory, label, profile):
     wall, cpu = time.monotonic() - start, _children_cpu() - cpu
     (work / ("%s.log" % label)).write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode:
-        raise SystemExit("%s failed (rc %d), log in %s:\n%s" % (label, done.returncode, work / ("%s.log" % label),
-                                                                 done.stdout[-3000:] + done.stderr[-2000:]))
+        log = work / ("%s.log" % label)
+    raise SystemExit("%s failed (rc %d), log in %s:\n%s" % (label, done.returncode, log,
+                                                           done.stdout[-3000:] + done.stderr[-2000:]))
     recap = dict((host, {"ok": int(ok), "changed": int(changed), "skipped": int(skipped)})
                  for host, ok, changed, _u, _f, skipped in _RECAP.findall(done.stdout))
     return wall, cpu, recap, done.stdout

@@ -1084,7 +1084,7 @@ class KvV2Backend:
             if op in ('read', 'update', 'create'):
                 return Route(self.config_endpoint)
             return None
-        section, _, path = rest.partition('/')
+        section, _slash, path = rest.partition('/')
         if section == 'metadata' and op == 'list':
             return Route(lambda r: self.list_keys(path))
         if not path:

@@ -82,8 +82,8 @@ def _walk(value, type_name, path, found):  # pylint: disable=too-many-return-sta
         return
     if type_name in _SCALARS:
         if not isinstance(value, _SCALARS[type_name]) or (type_name == "float" and isinstance(value, bool)):
-            found.append('%s: expected %s, got %s' % (where, _JSON_TYPE.get(_SCALARS[type_name][0], type_name),
-                                                     _describe(value)))
+            expected = _JSON_TYPE.get(_SCALARS[type_name][0], type_name)
+            found.append('%s: expected %s, got %s' % (where, expected, _describe(value)))
         return
     model = getattr(kubernetes.client, type_name, None)
     if model is None or not hasattr(model, "attribute_map"):

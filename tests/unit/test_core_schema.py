@@ -27,10 +27,10 @@ def test_unknown_fields_and_wrong_types_are_named_by_their_path(change, expected
 
 
 def test_nested_models_and_lists_are_walked():
+    container = {"name": "c", "imagePullPolicy": "Always", "ports": [{"containerPort": 80, "protcol": "TCP"}]}
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
                   "spec": {"replicas": "2", "selector": {"matchLabels": {"a": "b"}},
-                           "template": {"spec": {"containers": [{"name": "c", "imagePullPolicy": "Always",
-                                                                  "ports": [{"containerPort": 80, "protcol": "TCP"}]}]}}}}
+                           "template": {"spec": {"containers": [container]}}}}
     assert core_schema.errors(deployment) == [
         "spec.replicas: expected integer, got string",
         'unknown field "spec.template.spec.containers[0].ports[0].protcol"']

@@ -110,8 +110,8 @@ def test_the_argocd_apply_order_names_components_made_only_of_helm_applications(
     _render(tmp_path, "argocd")
     assert not (tmp_path / "istio").exists()  # its releases are Applications under argocd/apps/istio/
     index = (tmp_path / "INDEX.md").read_text()
-    assert index.split("## Apply order")[1].split("##")[0].split() == ["1.", "`namespaces`", "2.", "`mesh_ca`",
-                                                                      "3.", "`istio`", "4.", "`mesh_policy`"]
+    order = index.split("## Apply order")[1].split("##")[0].split()
+    assert order == ["1.", "`namespaces`", "2.", "`mesh_ca`", "3.", "`istio`", "4.", "`mesh_policy`"]
     assert "- `argocd/apps/istio/argocd.application.eu1-istiod.yaml`: Application argocd/eu1-istiod" in index
     assert not (tmp_path / "argocd" / "apps" / "argocd.application.eu1-istio.yaml").exists()  # no folder, no directory app
 

@@ -211,8 +211,8 @@ def test_one_call_over_several_objects_reads_as_a_loop_would():
 
 def test_one_object_and_a_call_that_never_started_read_as_a_loop_would():
     single = {"changed": False, "result": {}, "error": {"msg": "Failed to apply object: invalid"}}
-    assert apply_results(single, [ISSUER]) == [{"item": ISSUER, "msg": "Failed to apply object: invalid",
-                                                 "failed": True}]
+    expected = [{"item": ISSUER, "msg": "Failed to apply object: invalid", "failed": True}]
+    assert apply_results(single, [ISSUER]) == expected
     assert apply_results({"failed": True, "msg": "no kubeconfig"}, [ROOT, ISSUER]) == [
         {"item": ROOT, "msg": "no kubeconfig", "failed": True}]
     assert apply_results({"skipped": True}, [ROOT]) == []
