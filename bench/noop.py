@@ -82,8 +82,8 @@ def run_site(work, inventory, label, profile):
     (work / ("%s.log" % label)).write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode:
         log = work / ("%s.log" % label)
-    raise SystemExit("%s failed (rc %d), log in %s:\n%s" % (label, done.returncode, log,
-                                                           done.stdout[-3000:] + done.stderr[-2000:]))
+        tail = done.stdout[-3000:] + done.stderr[-2000:]
+        raise SystemExit("%s failed (rc %d), log in %s:\n%s" % (label, done.returncode, log, tail))
     recap = dict((host, {"ok": int(ok), "changed": int(changed), "skipped": int(skipped)})
                  for host, ok, changed, _u, _f, skipped in _RECAP.findall(done.stdout))
     return wall, cpu, recap, done.stdout
