@@ -46,6 +46,7 @@ instead of the webhook's rejection), and istio-csr's gRPC CSR signing.
 
 import base64
 import datetime
+import functools
 import hashlib
 import ipaddress
 import json
@@ -101,6 +102,14 @@ def _b64(data):
 
 def _unb64(text):
     return base64.b64decode(text or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _load_private_key(pem):
+    """A PEM private key, checked once per content: an issuer's 4096-bit key is read at every
+    reconcile, and OpenSSL's RSA check costs a quarter of a second each time. A key that fails
+    is not cached, so it fails again the next time, as cert-manager's would."""
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def _condition(kind, status, reason, message, previous, generation=None):
@@ -189,7 +198,7 @@ class CertManagerCAStandIn:
         try:
             chain_pem = _unb64(data.get("tls.crt"))
             certs = x509.load_pem_x509_certificates(chain_pem)
-            key = serialization.load_pem_private_key(_unb64(data.get("tls.key")), password=None)
+            key = _load_private_key(_unb64(data.get("tls.key")))
             ca_cert = certs[0]
             constraints = ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
             if not constraints.ca:
@@ -300,7 +309,7 @@ class CertManagerCAStandIn:
     def _private_key(private_key_spec, secret):
         if private_key_spec.get("rotationPolicy") == "Never" and secret is not None and (secret.get("data") or {}).get("tls.key"):
             try:
-                return serialization.load_pem_private_key(_unb64(secret["data"]["tls.key"]), password=None)
+                return _load_private_key(_unb64(secret["data"]["tls.key"]))
             except ValueError:
                 pass
         algorithm = private_key_spec.get("algorithm", "RSA")

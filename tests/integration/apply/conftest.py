@@ -24,7 +24,7 @@ import yaml
 
 from tests.emulators.cert_manager_ca import CertManagerCAStandIn
 from tests.emulators.kube_api import KubeAPIEmulator
-from tests.support.playbook import REPO_ROOT, playbook_env, run_playbook
+from tests.support.playbook import APPLY_TEST_CA, REPO_ROOT, playbook_env, run_playbook
 from tests.support.upstream import upstream_dir
 
 CONVERGED_GROUP = "converged_cluster"
@@ -42,7 +42,7 @@ class Converged:
         self.render_dir = self.out / "test" / CLUSTER
         self.inventory = root / "inventory.yml"
         self.inventory.write_text(yaml.safe_dump({
-            "all": {"vars": {"certmesh_environment": "test", "mesh_monitoring_enabled": True},
+            "all": {"vars": dict(APPLY_TEST_CA, certmesh_environment="test", mesh_monitoring_enabled=True),
                     "hosts": {CLUSTER: {"ansible_connection": "local",
                                         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                                         "certmesh_kubeconfig": str(root / "kubeconfig.yaml"),

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from tests.support.playbook import playbook_env, recap, run_playbook
+from tests.support.playbook import APPLY_TEST_CA, playbook_env, recap, run_playbook
 from tests.support.secrets import leaked_key_material
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def _inventory(tmp_path, clusters):
             "certmesh_kube_context": cluster.context,
         }
     path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": {"certmesh_environment": "test"}}}))
+    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": dict(APPLY_TEST_CA, certmesh_environment="test")}}))
     return path
 
 

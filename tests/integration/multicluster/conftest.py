@@ -25,7 +25,7 @@ import yaml
 from tests.emulators.kube_api import KubeAPIEmulator, upstream_dir
 from tests.emulators.istio_csr_trust import MountedRootTrustStandIn
 from tests.emulators.trust_manager import BUNDLE_API, TrustManagerStandIn
-from tests.support.playbook import REPO_ROOT, playbook_env, run_playbook
+from tests.support.playbook import APPLY_TEST_CA, REPO_ROOT, playbook_env, run_playbook
 
 CLUSTERS = ("east", "west", "north")
 STANDIN_BIN = REPO_ROOT / "tests" / "emulators" / "bin"
@@ -88,7 +88,7 @@ class Mesh:
         self.inventory = root / "inventory.yml"
         self.site = None
         self.inventory.write_text(yaml.safe_dump({
-            "all": {"vars": dict({"certmesh_environment": "test", "certmesh_rollout_waves": [1]}, **modes()),
+            "all": {"vars": dict(APPLY_TEST_CA, certmesh_environment="test", certmesh_rollout_waves=[1], **modes()),
                     "children": {"mesh_test": {"hosts": dict(
                         (c.name, {"ansible_connection": "local",
                                   "ansible_python_interpreter": "{{ ansible_playbook_python }}",

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from ansible_collections.certmesh.istio.plugins.module_utils import chain as chain_utils
 from tests.emulators.cert_manager_vault import CertManagerVaultStandIn
-from tests.support.playbook import playbook_env, recap, run_playbook
+from tests.support.playbook import APPLY_TEST_CA, playbook_env, recap, run_playbook
 from tests.support.upstream import crd_validator
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def _inventory(tmp_path, cluster):
         "certmesh_kube_context": cluster.context,
     }}
     path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": {"certmesh_environment": "test"}}}))
+    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": dict(APPLY_TEST_CA, certmesh_environment="test")}}))
     return path
 
 

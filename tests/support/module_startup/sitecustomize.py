@@ -1,0 +1,52 @@
+"""Compile each module_utils source of an AnsiballZ payload once per test run, not once per task.
+
+Every task of a playbook runs its module in a new Python that imports the module and its
+module_utils (ansible.module_utils.basic, kubernetes.core's client code, ...) from the zip the
+controller built. Python cannot write byte code into a zip, so each of these processes compiles
+the same sources again: about a seventh of a test run's CPU. The test tier puts this folder on
+PYTHONPATH (``tests/support/playbook.py``), so every Python it starts imports this file, which
+makes zipimport keep the code objects it compiles in ``CERTMESH_ZIPIMPORT_CACHE``, keyed by the
+source's digest, and give each the file name it would have had (tracebacks stay the same).
+
+Nothing else changes: the code is the one ``compile`` returns for the same source, and without
+``CERTMESH_ZIPIMPORT_CACHE`` this file does nothing. Users' runs never load it.
+"""
+
+import hashlib
+import marshal
+import os
+import sys
+import zipimport
+
+_CACHE = os.environ.get("CERTMESH_ZIPIMPORT_CACHE")
+_COMPILE = getattr(zipimport, "_compile_source", None)
+
+
+def _fix_file_names(code, path):
+    """The code object compiled for ``path`` (the cached one was compiled for another zip)."""
+    consts = tuple(_fix_file_names(c, path) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_filename=path, co_consts=consts)
+
+
+def _cached_compile(pathname, source):
+    digest = hashlib.sha256(source if isinstance(source, bytes) else source.encode()).hexdigest()
+    entry = os.path.join(_CACHE, "%s-%d%d.code" % (digest, *sys.version_info[:2]))
+    try:
+        with open(entry, "rb") as cached:
+            return _fix_file_names(marshal.load(cached), pathname)
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    code = _COMPILE(pathname, source)
+    try:
+        os.makedirs(_CACHE, exist_ok=True)
+        partial = "%s.%d.tmp" % (entry, os.getpid())
+        with open(partial, "wb") as out:
+            marshal.dump(code, out)
+        os.replace(partial, entry)
+    except OSError:
+        pass
+    return code
+
+
+if _CACHE and _COMPILE is not None:
+    zipimport._compile_source = _cached_compile  # pylint: disable=protected-access
