@@ -34,6 +34,17 @@ KEY_FIELD = "private_key"
 CAS_MISMATCH = "check-and-set parameter did not match the current version"
 
 
+def store_argument_spec():
+    """The nested ``vault`` option of the modules that use the store (pki_store, rotation_state):
+    vault_pki's connection options without aliases or token file, plus where the store is."""
+    spec = dict((name, option) for name, option in vault.connection_argument_spec().items()
+                if name in ("url", "token", "namespace", "ca_cert", "validate_certs", "timeout"))
+    for option in spec.values():
+        option.pop("aliases", None)
+    spec.update(mount=dict(type="str", default="secret"), path=dict(type="str", default="certmesh"))
+    return spec
+
+
 def entry_path(prefix, environment, entry):
     """``<prefix>/<environment>/<entry>``: one mount can keep several environments apart."""
     return "/".join(part.strip("/") for part in (prefix, environment, entry) if part.strip("/"))

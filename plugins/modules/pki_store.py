@@ -189,15 +189,6 @@ except ImportError:
     AUTH_ARG_SPEC = {}
 
 
-def _vault_spec():
-    spec = dict((name, option) for name, option in vault.connection_argument_spec().items()
-                if name in ("url", "token", "namespace", "ca_cert", "validate_certs", "timeout"))
-    for option in spec.values():
-        option.pop("aliases", None)
-    spec.update(mount=dict(type="str", default="secret"), path=dict(type="str", default="certmesh"))
-    return spec
-
-
 def _for_cluster(params):
     return ", cluster %s" % params["cluster"] if params.get("cluster") else ""
 
@@ -259,7 +250,7 @@ def main():
     argument_spec = dict(
         backend=dict(type="str", default="kubernetes", choices=["kubernetes", "vault"]),
         cluster=dict(type="str"),
-        vault=dict(type="dict", options=_vault_spec()),
+        vault=dict(type="dict", options=pki_store_vault.store_argument_spec()),
         action=dict(type="str", required=True, choices=["fetch", "publish"]),
         namespace=dict(type="str"),
         environment=dict(type="str", required=True),

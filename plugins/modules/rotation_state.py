@@ -273,6 +273,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import pki_store_vault  # the store's nested vault option
 from ansible_collections.certmesh.istio.plugins.module_utils import rotation
 
 try:
@@ -377,16 +378,7 @@ def main():
                 kubeconfig=dict(type="str"),
                 context=dict(type="str"),
                 namespace=dict(type="str", default="certmesh-pki"),
-                vault=dict(type="dict", options=dict(
-                    url=dict(type="str"),
-                    token=dict(type="str", no_log=True),
-                    namespace=dict(type="str"),
-                    ca_cert=dict(type="path"),
-                    validate_certs=dict(type="bool"),
-                    timeout=dict(type="int", default=30),
-                    mount=dict(type="str", default="secret"),
-                    path=dict(type="str", default="certmesh"),
-                )),
+                vault=dict(type="dict", options=pki_store_vault.store_argument_spec()),
             )),
             cluster_copies=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True),

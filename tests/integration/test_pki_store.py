@@ -10,12 +10,11 @@ __metaclass__ = type
 
 import os
 import stat
-import threading
 
 import pytest
 
 from ansible_collections.certmesh.istio.plugins.module_utils import kube, pki_store
-from tests.support import pki_factory
+from tests.support.pki_store_race import assert_every_folder_holds, local_root as _local_root, race
 
 NAMESPACE = "certmesh-pki"
 ROOT = pki_store.secret_name("prod", "mesh-root")
@@ -28,14 +27,6 @@ def management(kube_emulator_factory):
 
 def _client(cluster):
     return kube.api_client({"kubeconfig": cluster.kubeconfig, "context": cluster.context})
-
-
-def _local_root(folder, common_name):
-    folder.mkdir(mode=0o700)
-    root = pki_factory.make_root(common_name, key_slot=common_name)
-    (folder / "root-ca.crt").write_text(root.pem)
-    (folder / "root-ca.key").write_text(root.key_pem)
-    return root
 
 
 def test_fetch_from_an_empty_store_finds_nothing_and_writes_nothing(management, tmp_path):
@@ -77,30 +68,11 @@ def test_publish_in_check_mode_writes_nothing_to_the_store(management, tmp_path)
 
 
 def test_two_control_nodes_racing_on_an_empty_store_end_with_one_root(management, tmp_path):
-    folders = [tmp_path / "slice-a", tmp_path / "slice-b"]
-    for index, folder in enumerate(folders):
-        _local_root(folder, "root of slice %d" % index)
-    clients = [_client(management) for _unused in folders]
-    start = threading.Barrier(len(folders))
-    outcomes = [None] * len(folders)
+    clients = [_client(management), _client(management)]
+    folders = race(tmp_path, lambda index, folder: pki_store.publish(clients[index], NAMESPACE, ROOT, "prod", folder,
+                                                                     "root-ca.crt", "root-ca.key"))
 
-    def run(index):
-        start.wait()
-        outcomes[index] = pki_store.publish(clients[index], NAMESPACE, ROOT, "prod", str(folders[index]),
-                                            "root-ca.crt", "root-ca.key")
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(folders))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcome["created"] for outcome in outcomes) == [False, True]
-    assert [outcome["adopted"] for outcome in outcomes if not outcome["created"]] == [True]
-    stored_cert, stored_key = pki_store.read_entry(clients[0], NAMESPACE, ROOT)
-    for folder in folders:
-        assert (folder / "root-ca.crt").read_text() == stored_cert
-        assert (folder / "root-ca.key").read_text() == stored_key
+    assert_every_folder_holds(folders, *pki_store.read_entry(clients[0], NAMESPACE, ROOT))
 
 
 def test_a_store_secret_without_a_key_is_refused_by_name(management, tmp_path):

@@ -6,14 +6,13 @@ hvac, so the check-and-set refusal and the create-only ACL come from real reques
 
 import os
 import stat
-import threading
 
 import pytest
 
 from ansible_collections.certmesh.istio.plugins.module_utils import pki_store, pki_store_vault, vault
 from ansible_collections.certmesh.istio.plugins.modules import pki_store as pki_store_module
 from tests.integration.vault.vault_module_runner import run_module
-from tests.support import pki_factory
+from tests.support.pki_store_race import assert_every_folder_holds, local_root as _local_root, race
 
 MOUNT = 'secret'
 ROOT = pki_store_vault.entry_path('certmesh', 'prod', 'mesh-root')
@@ -23,14 +22,6 @@ STORE_POLICY = 'path "secret/data/certmesh/prod/*" { capabilities = ["create", "
 def _session(vault_emulator, token=None):
     return vault.VaultSession(vault.resolve_connection({'url': vault_emulator.url,
                                                         'token': token or vault_emulator.root_token}, environ={}))
-
-
-def _local_root(folder, common_name):
-    folder.mkdir(mode=0o700)
-    root = pki_factory.make_root(common_name, key_slot=common_name)
-    (folder / 'root-ca.crt').write_text(root.pem)
-    (folder / 'root-ca.key').write_text(root.key_pem)
-    return root
 
 
 def test_the_entry_path_keeps_environments_apart_under_the_store_folder():
@@ -86,31 +77,12 @@ def test_publish_in_check_mode_writes_nothing_to_the_store(vault_emulator, tmp_p
 
 @pytest.mark.parametrize('policy', ['root token', 'create and read only'])
 def test_two_control_nodes_racing_on_an_empty_store_end_with_one_root(vault_emulator, tmp_path, policy):
-    folders = [tmp_path / 'slice-a', tmp_path / 'slice-b']
-    for index, folder in enumerate(folders):
-        _local_root(folder, 'root of slice %d' % index)
     token = None if policy == 'root token' else vault_emulator.token_with_policy('store', STORE_POLICY)
-    sessions = [_session(vault_emulator, token) for _unused in folders]
-    start = threading.Barrier(len(folders))
-    outcomes = [None] * len(folders)
+    sessions = [_session(vault_emulator, token), _session(vault_emulator, token)]
+    folders = race(tmp_path, lambda index, folder: pki_store_vault.publish(sessions[index], MOUNT, ROOT, 'prod', folder,
+                                                                           'root-ca.crt', 'root-ca.key'))
 
-    def run(index):
-        start.wait()
-        outcomes[index] = pki_store_vault.publish(sessions[index], MOUNT, ROOT, 'prod', str(folders[index]),
-                                                  'root-ca.crt', 'root-ca.key')
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(folders))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcome['created'] for outcome in outcomes) == [False, True]
-    assert [outcome['adopted'] for outcome in outcomes if not outcome['created']] == [True]
-    stored_cert, stored_key = pki_store_vault.read_entry(sessions[0], MOUNT, ROOT)
-    for folder in folders:
-        assert (folder / 'root-ca.crt').read_text() == stored_cert
-        assert (folder / 'root-ca.key').read_text() == stored_key
+    assert_every_folder_holds(folders, *pki_store_vault.read_entry(sessions[0], MOUNT, ROOT))
     kv = vault_emulator.client().secrets.kv.v2
     assert kv.read_secret_metadata(ROOT, mount_point=MOUNT)['data']['current_version'] == 1
 
