@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+from emulator_processes import KubeAPIProcess, VaultProcess
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 ENVIRONMENT = "fleet"
 
@@ -44,46 +46,6 @@ def _pem_fingerprint(path):
 
     cert = x509.load_pem_x509_certificate(pathlib.Path(path).read_bytes())
     return cert.fingerprint(hashes.SHA256()).hex()
-
-
-class ManagementCluster:
-    """The management cluster of the PKI store: one emulator process on a free port."""
-
-    def __init__(self, work):
-        self.state = work / "management"
-        self.state.mkdir(parents=True)
-        self.kubeconfig = str(work / "management.kubeconfig")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulators.kube_api", "--port", "0", "--kubeconfig", self.kubeconfig,
-             "--state-dir", str(self.state), "--cluster", "management", "--no-upstream-crds", "--no-cert-manager-ca"],
-            cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not (self.state / "url").is_file():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the management cluster emulator did not start")
-            time.sleep(0.1)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-class StoreVault:
-    """The Vault of the PKI store: one Vault API emulator process on a free port."""
-
-    def __init__(self):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulators.vault_api", "--port", "0"],
-            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline()
-        if not line:
-            raise SystemExit("the Vault emulator did not start")
-        started = json.loads(line)
-        self.url, self.token = started["url"], started["root_token"]
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 def cluster_names(count):
@@ -158,10 +120,10 @@ def bench(count, options, work):
     store_kubeconfig = options.store_kubeconfig
     vault_address = (options.store_vault_url, options.store_vault_token)
     if options.store == "kubernetes" and not store_kubeconfig:
-        management = ManagementCluster(work)
+        management = KubeAPIProcess(work, "management", "--no-cert-manager-ca")
         store_kubeconfig = management.kubeconfig
     if options.store == "vault" and not options.store_vault_url:
-        store_vault = StoreVault()
+        store_vault = VaultProcess()
         vault_address = (store_vault.url, store_vault.token)
     try:
         names = cluster_names(count)

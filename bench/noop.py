@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from emulator_processes import KubeAPIProcess
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 STANDIN_BIN = REPO / "tests" / "emulators" / "bin"
 _RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
@@ -89,28 +91,6 @@ def run_site(work, inventory, label, profile):
     return wall, cpu, recap, done.stdout
 
 
-class Cluster:
-    """An emulated, empty cluster (helm installs the CRDs) in a process of its own."""
-
-    def __init__(self, work):
-        self.state = work / "cluster"
-        self.state.mkdir(parents=True)
-        self.kubeconfig = str(work / "kubeconfig.yaml")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulators.kube_api", "--port", "0", "--kubeconfig", self.kubeconfig,
-             "--state-dir", str(self.state), "--cluster", "east", "--no-upstream-crds"],
-            cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not (self.state / "url").is_file():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the Kubernetes API emulator did not start")
-            time.sleep(0.1)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
 def _inventory(work, mode, cluster):
     host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
     if mode == "apply":
@@ -129,7 +109,7 @@ def _top_tasks(stdout, count):
 def bench_mode(mode, base, options):
     work = base / mode
     work.mkdir(parents=True)
-    cluster = Cluster(work) if mode == "apply" else None
+    cluster = KubeAPIProcess(work, "east") if mode == "apply" else None
     try:
         inventory = _inventory(work, mode, cluster)
         first = run_site(work, inventory, "first", options.profile)
