@@ -30,7 +30,8 @@ def _fix_file_names(code, path):
 
 def _cached_compile(pathname, source):
     digest = hashlib.sha256(source if isinstance(source, bytes) else source.encode()).hexdigest()
-    entry = os.path.join(_CACHE, "%s-%d%d.code" % (digest, *sys.version_info[:2]))
+    # the code also depends on the interpreter's version and on -O (asserts and docstrings)
+    entry = os.path.join(_CACHE, "%s-%d%d-O%d.code" % (digest, sys.version_info[0], sys.version_info[1], sys.flags.optimize))
     try:
         with open(entry, "rb") as cached:
             return _fix_file_names(marshal.load(cached), pathname)
