@@ -80,13 +80,19 @@ def _slice_env(tmpdir):
     return env
 
 
+def _ansible_playbook():
+    """The ansible-playbook of this Python's venv (``.venv/bin/python bench/fleet.py`` works unactivated)."""
+    beside = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return str(beside) if beside.is_file() else (shutil.which("ansible-playbook") or "ansible-playbook")
+
+
 def run_slices(work, inventory, slices, options, label, playbook="playbooks/site.yml"):
     """Start every slice at once; ``(wall seconds, [slice seconds], [return codes])``."""
     started = []
     for index, hosts in enumerate(slices):
         node = work / ("slice-%d" % index)
         (node / "tmp").mkdir(parents=True, exist_ok=True)
-        command = [shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory), playbook,
+        command = [_ansible_playbook(), "-i", str(inventory), playbook,
                    "--limit", ",".join(hosts), "-e", "certmesh_output_dir=%s" % (node / "out")]
         if options.tags and playbook.endswith("site.yml"):
             command += ["--tags", options.tags]
