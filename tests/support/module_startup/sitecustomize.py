@@ -12,6 +12,7 @@ Nothing else changes: the code is the one ``compile`` returns for the same sourc
 ``CERTMESH_ZIPIMPORT_CACHE`` this file does nothing. Users' runs never load it.
 """
 
+import _imp
 import hashlib
 import marshal
 import os
@@ -22,19 +23,16 @@ _CACHE = os.environ.get("CERTMESH_ZIPIMPORT_CACHE")
 _COMPILE = getattr(zipimport, "_compile_source", None)
 
 
-def _fix_file_names(code, path):
-    """The code object compiled for ``path`` (the cached one was compiled for another zip)."""
-    consts = tuple(_fix_file_names(c, path) if isinstance(c, type(code)) else c for c in code.co_consts)
-    return code.replace(co_filename=path, co_consts=consts)
-
-
 def _cached_compile(pathname, source):
     digest = hashlib.sha256(source if isinstance(source, bytes) else source.encode()).hexdigest()
     # the code also depends on the interpreter's version and on -O (asserts and docstrings)
     entry = os.path.join(_CACHE, "%s-%d%d-O%d.code" % (digest, sys.version_info[0], sys.version_info[1], sys.flags.optimize))
     try:
         with open(entry, "rb") as cached:
-            return _fix_file_names(marshal.load(cached), pathname)
+            code = marshal.load(cached)
+        # what importlib does to code read from a .pyc: the file name of the zip it comes from now
+        _imp._fix_co_filename(code, pathname)  # pylint: disable=protected-access
+        return code
     except (OSError, EOFError, ValueError, TypeError):
         pass
     code = _COMPILE(pathname, source)
