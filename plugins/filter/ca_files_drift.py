@@ -1,18 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, certmesh developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# Documentation: ca_files_drift.yml, helm_releases_to_apply.yml and apply_results.yml beside this file
+# Documentation: ca_files_drift.yml, helm_releases_to_apply.yml, apply_results.yml, observed_ready.yml,
+# observed_covers_releases.yml, not_ready.yml and applied_unchanged.yml beside this file
 # (the file takes the name of one of its filters, so galaxy-importer finds docs for it).
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import noop
+from ansible_collections.certmesh.istio.plugins.module_utils import cluster_view, noop
 
 
 class FilterModule(object):
     def filters(self):
         return {"ca_files_drift": noop.ca_files_drift,
                 "helm_releases_to_apply": noop.helm_releases_to_apply,
-                "apply_results": noop.apply_results}
+                "apply_results": noop.apply_results,
+                "observed_ready": cluster_view.known_ready,
+                "observed_covers_releases": cluster_view.covers_releases,
+                "not_ready": cluster_view.not_ready,
+                "applied_unchanged": cluster_view.applied_unchanged}

@@ -28,6 +28,7 @@ __metaclass__ = type
 import base64
 import datetime
 import gzip
+import hashlib
 import json
 import os
 import stat
@@ -201,15 +202,11 @@ def _release_record(secret):
         return None
 
 
-def helm_releases_to_apply(releases, secrets):
-    """The desired ``releases`` that a ``helm upgrade --install`` could still change.
-
-    ``secrets``: Helm's release Secrets (type ``helm.sh/release.v1``) of the releases'
-    namespaces, as k8s_info lists them. A release is left out only when its newest revision is
-    ``deployed`` with the same chart name, chart version and user-supplied values
-    (``helm get values``): what kubernetes.core.helm compares before it upgrades. A release
-    without a pinned version is always applied.
-    """
+def release_summaries(secrets):
+    """The newest revision of each Helm release among ``secrets`` (Helm's release Secrets, type
+    ``helm.sh/release.v1``), reduced to what decides an upgrade, keyed ``<namespace>/<name>``:
+    ``revision``, ``status``, ``chart``, ``chart_version`` and ``values_sha256``. The values
+    themselves are left out: they may hold secrets, and a digest is all a comparison needs."""
     newest = {}
     for secret in secrets or []:
         if not isinstance(secret, dict) or secret.get("type") != "helm.sh/release.v1":
@@ -217,26 +214,60 @@ def helm_releases_to_apply(releases, secrets):
         record = _release_record(secret)
         if not isinstance(record, dict):
             continue
-        key = (record.get("namespace"), record.get("name"))
-        if key not in newest or int(record.get("version") or 0) > int(newest[key].get("version") or 0):
-            newest[key] = record
+        key = "%s/%s" % (record.get("namespace"), record.get("name"))
+        revision = _revision(record)
+        if key not in newest or revision > newest[key]["revision"]:
+            chart = (record.get("chart") or {}).get("metadata") or {}
+            newest[key] = {"revision": revision, "status": (record.get("info") or {}).get("status"),
+                           "chart": chart.get("name"), "chart_version": str(chart.get("version")),
+                           "values_sha256": values_digest(record.get("config") or {})}
+    return newest
+
+
+def _revision(record):
+    try:
+        return int(record.get("version") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def values_digest(values):
+    """SHA-256 of chart values as canonical JSON; None for values JSON cannot hold (never equal)."""
+    try:
+        text = json.dumps(_plain(values), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def helm_releases_to_apply(releases, secrets):
+    """The desired ``releases`` that a ``helm upgrade --install`` could still change.
+
+    ``secrets``: Helm's release Secrets (type ``helm.sh/release.v1``) of the releases'
+    namespaces, as k8s_info lists them, or their summaries (``release_summaries``, as
+    mesh_preflight's ``observed.helm_releases`` returns them). A release is left out only when
+    its newest revision is ``deployed`` with the same chart name, chart version and
+    user-supplied values (``helm get values``): what kubernetes.core.helm compares before it
+    upgrades. A release without a pinned version is always applied.
+    """
+    summaries = secrets if isinstance(secrets, dict) else release_summaries(secrets)
     pending = []
     for release in releases or []:
-        record = newest.get((release.get("namespace"), release.get("name")))
-        if not _release_unchanged(release, record):
+        summary = summaries.get("%s/%s" % (release.get("namespace"), release.get("name")))
+        if not _release_unchanged(release, summary):
             pending.append(release)
     return pending
 
 
-def _release_unchanged(release, record):
-    if not record or not release.get("version"):
+def _release_unchanged(release, summary):
+    if not isinstance(summary, dict) or not release.get("version"):
         return False
-    chart = (record.get("chart") or {}).get("metadata") or {}
     chart_name = str(release.get("chart", "")).rstrip("/").rsplit("/", 1)[-1]
-    return ((record.get("info") or {}).get("status") == "deployed"
-            and chart.get("name") == chart_name
-            and str(chart.get("version")) == str(release["version"])
-            and (record.get("config") or {}) == _plain(release.get("values") or {}))
+    digest = values_digest(release.get("values") or {})
+    return (summary.get("status") == "deployed"
+            and summary.get("chart") == chart_name
+            and str(summary.get("chart_version")) == str(release["version"])
+            and digest is not None and summary.get("values_sha256") == digest)
 
 
 def _plain(value):

@@ -112,6 +112,36 @@ options:
     description: Fail the task, listing every problem, when any check fails.
     type: bool
     default: true
+  observe:
+    description:
+      - Also return, in the same call, what the cluster already runs (RV(observed)), so that a
+        re-run can skip the reads and waits whose answer is known. Nothing secret is returned.
+      - Omitted, nothing more is read and RV(observed) is empty.
+    type: dict
+    suboptions:
+      namespaces:
+        description: Namespaces whose Deployments, cert-manager Issuers and Helm releases to describe.
+        type: list
+        elements: str
+        default: []
+      secrets:
+        description: Secrets whose existence to report (never their data).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          namespace:
+            description: Namespace of the Secret.
+            type: str
+            required: true
+          name:
+            description: Name of the Secret.
+            type: str
+            required: true
+      certificate_selector:
+        description: Label selector of the cert-manager Certificates (all namespaces) to return in RV(observed.certificates); empty for none.
+        type: str
+        default: ""
 attributes:
   check_mode:
     support: full
@@ -154,13 +184,45 @@ state:
     issuer_exists:
       description: The issuer exists.
       type: bool
+observed:
+  description:
+    - What the cluster runs, read before anything changes; empty without I(observe), or when
+      it could not be read (a warning says why; the roles then read and wait as before).
+  returned: always
+  type: dict
+  contains:
+    namespaces:
+      description: The namespaces observed.
+      type: list
+      elements: str
+    ready:
+      description:
+        - C(<api group>/<kind>/<namespace>/<name>) of each Deployment and cert-manager Issuer of
+          the namespaces and of every ClusterIssuer, C(true) when its C(Available) or C(Ready)
+          condition is C(True) for its current generation; of each Secret asked for, C(true)
+          when it exists.
+      type: dict
+      sample: {"apps/Deployment/cert-manager/cert-manager-webhook": true, "cert-manager.io/ClusterIssuer//mesh-ca": true}
+    helm_releases:
+      description:
+        - C(<namespace>/<name>) of each Helm release of the namespaces, its newest revision as
+          C(revision), C(status), C(chart), C(chart_version) and C(values_sha256) (a digest of
+          the user-supplied values; the values are not returned).
+      type: dict
+    certificate_selector:
+      description: The label selector of RV(observed.certificates), when I(observe.certificate_selector) is set.
+      type: str
+    certificates:
+      description: The Certificates matching I(observe.certificate_selector), as M(kubernetes.core.k8s_info) lists them.
+      type: list
+      elements: dict
 """
 
 import base64
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.certmesh.istio.plugins.module_utils import kube, pki, preflight
+from ansible_collections.certmesh.istio.plugins.module_utils import cluster_view, kube, pki, preflight
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -201,6 +263,18 @@ def _pinned_root_fingerprints(client, params):
     return [pki.fingerprint_sha256(item.cert) for item in loaded]
 
 
+def _observed(module, client):
+    """cluster_view.observe, or an empty view (and a warning) when it cannot be read: the view
+    only saves reads, the roles do their own when it is missing."""
+    observe = module.params["observe"]
+    try:
+        return cluster_view.observe(client, observe["namespaces"], observe["secrets"], observe["certificate_selector"])
+    except kube.KubeError as exc:
+        module.warn("cluster %s: what the cluster runs could not be read in one call (%s); the roles "
+                    "read it object by object" % (module.params["cluster"], exc))
+        return {}
+
+
 def _where(params):
     return ", ".join("%s=%s" % (key, params[key]) for key in ("kubeconfig", "context", "host") if params.get(key)) or "default kubeconfig"
 
@@ -228,6 +302,14 @@ def main():
         root_secret=dict(type="dict", no_log=False, options=dict(
             name=dict(type="str", required=True),
             namespace=dict(type="str", required=True),
+        )),
+        observe=dict(type="dict", options=dict(
+            namespaces=dict(type="list", elements="str", default=[]),
+            secrets=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
+                namespace=dict(type="str", required=True),
+                name=dict(type="str", required=True),
+            )),
+            certificate_selector=dict(type="str", default=""),
         )),
     )
     argument_spec.update(AUTH_ARG_SPEC)
@@ -294,12 +376,13 @@ def main():
         istio_csr_installed=snapshot["istio_csr"] is not None,
         issuer_exists=snapshot["issuer"] is not None,
     )
+    observed = _observed(module, client) if params["observe"] else {}
     if problems and params["fail_on_problem"]:
         module.fail_json(
             msg="cluster %s: preflight found %d problem(s), nothing was changed:\n%s" % (
                 cluster, len(problems), "\n".join("- [%s] %s" % (p["code"], p["message"]) for p in problems)),
             problems=problems, state=state)
-    module.exit_json(changed=False, problems=problems, state=state)
+    module.exit_json(changed=False, problems=problems, state=state, observed=observed)
 
 
 if __name__ == "__main__":

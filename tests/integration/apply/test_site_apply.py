@@ -45,6 +45,13 @@ def _failure(result):
     return result.stdout[-6000:] + result.stderr[-3000:]
 
 
+def _task_outcome(stdout, task):
+    """``ok``, ``changed`` or ``skipping``: how the first task whose name starts with ``task`` ended."""
+    section = stdout.split(task, 1)[1].split("TASK [", 1)[0] if task in stdout else ""
+    found = re.search(r"^(ok|changed|skipping|fatal): \[", section, re.M)
+    return found.group(1) if found else None
+
+
 def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory, apply_run, tmp_path, helm_standin):
     cluster = kube_emulator_factory("east", crds=False)
     first = apply_run([cluster], "-vvv")
@@ -71,6 +78,20 @@ def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory,
     assert recap(second.stdout)["east"]["changed"] == 0, _failure(second)
     # Unchanged releases are skipped before helm (Helm's release Secrets say so): not one helm process.
     assert helm_standin.calls()[helm_calls:] == [] or not helm_standin.is_standin, helm_standin.calls()[helm_calls:]
+    # What preflight's view already answers is not asked again: no wait, no release record read.
+    assert _task_outcome(second.stdout, "Wait for istio-csr to be available") == "skipping", _failure(second)
+    assert _task_outcome(second.stdout, "Wait for the CA issuer to be Ready") == "skipping", _failure(second)
+    assert "Read the Helm release records" not in second.stdout, _failure(second)
+
+    # A change during the run (the pinned root Secret deleted by hand, put back by mesh_ca) drops
+    # the view: every later wait and read runs again.
+    api.delete("v1", "Secret", "istio-root-ca", "cert-manager")
+    healed = apply_run([cluster])
+    assert healed.returncode == 0, _failure(healed)
+    assert recap(healed.stdout)["east"]["changed"] >= 1, _failure(healed)
+    assert _task_outcome(healed.stdout, "Wait for istio-csr to be available") == "ok", _failure(healed)
+    assert "Read the Helm release records of istio_csr" in healed.stdout, _failure(healed)
+    assert api.get("v1", "Secret", "istio-root-ca", "cert-manager") is not None
 
     before = api.get("cert-manager.io/v1", "Certificate", "app", "istio-system")["metadata"]["resourceVersion"]
     check = apply_run([cluster], "--check", "--diff", extra_vars={"gateway_certs_renew_before": "360h"})
