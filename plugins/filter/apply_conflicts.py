@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils.apply_conflicts import apply_conflicts
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return {"apply_conflicts": apply_conflicts}
+        return {"apply_conflicts": lazy_filters.function("apply_conflicts", "apply_conflicts")}

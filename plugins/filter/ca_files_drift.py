@@ -9,15 +9,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import cluster_view, noop
+from ansible_collections.certmesh.istio.plugins.module_utils.lazy_filters import function
 
 
 class FilterModule(object):
     def filters(self):
-        return {"ca_files_drift": noop.ca_files_drift,
-                "helm_releases_to_apply": noop.helm_releases_to_apply,
-                "apply_results": noop.apply_results,
-                "observed_ready": cluster_view.known_ready,
-                "observed_covers_releases": cluster_view.covers_releases,
-                "not_ready": cluster_view.not_ready,
-                "applied_unchanged": cluster_view.applied_unchanged}
+        return {"ca_files_drift": function("noop", "ca_files_drift"),
+                "helm_releases_to_apply": function("noop", "helm_releases_to_apply"),
+                "apply_results": function("noop", "apply_results"),
+                "observed_ready": function("cluster_view", "known_ready"),
+                "observed_covers_releases": function("cluster_view", "covers_releases"),
+                "not_ready": function("cluster_view", "not_ready"),
+                "applied_unchanged": function("cluster_view", "applied_unchanged")}

@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils.preflight import certificate_lifetime_problems
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 class FilterModule(object):
     def filters(self):
-        return {"certificate_lifetime_problems": certificate_lifetime_problems}
+        return {"certificate_lifetime_problems": lazy_filters.function("preflight", "certificate_lifetime_problems")}

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certmesh.istio.plugins.module_utils.mesh_trust import purpose_of
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def chain_checks(certificates, cluster, kubeconfig=None, context=None):
@@ -17,6 +17,7 @@ def chain_checks(certificates, cluster, kubeconfig=None, context=None):
     if not isinstance(certificates, list):
         raise AnsibleFilterError("certmesh.istio.chain_checks: expected a list of Certificate "
                                  "objects, got %s" % type(certificates).__name__)
+    purpose_of = lazy_filters.module("mesh_trust").purpose_of
     checks = []
     for number, certificate in enumerate(certificates):
         meta, spec = _parts(certificate, number)

@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.certmesh.istio.plugins.module_utils import desired_objects as builders
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def _build(kind, table, inputs, component):
@@ -30,12 +30,12 @@ def _build(kind, table, inputs, component):
 
 def desired_objects(inputs, component):
     """Kubernetes objects of one component; see desired_objects.yml."""
-    return _build("desired_objects", builders.OBJECT_BUILDERS, inputs, component)
+    return _build("desired_objects", lazy_filters.module("desired_objects").OBJECT_BUILDERS, inputs, component)
 
 
 def helm_values(inputs, chart):
     """Helm values the collection sets for one chart; see helm_values.yml."""
-    return _build("helm_values", builders.VALUES_BUILDERS, inputs, chart)
+    return _build("helm_values", lazy_filters.module("desired_objects").VALUES_BUILDERS, inputs, chart)
 
 
 class FilterModule(object):

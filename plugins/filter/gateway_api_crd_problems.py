@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils.preflight import check_gateway_api_crds
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def gateway_api_crd_problems(crds, source="the cluster"):
     """Messages (not problem dicts): what an assert prints."""
-    return [found["message"] for found in check_gateway_api_crds(crds, source)]
+    return [found["message"] for found in lazy_filters.module("preflight").check_gateway_api_crds(crds, source)]
 
 
 class FilterModule(object):

@@ -10,11 +10,12 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.certmesh.istio.plugins.module_utils import mesh_monitoring, pki
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def mesh_monitoring_objects(settings, ca_certificates=None):
     """Settings of one cluster to its PrometheusRule and ServiceMonitors (a list of dicts)."""
+    mesh_monitoring, pki = lazy_filters.module("mesh_monitoring"), lazy_filters.module("pki")
     if not pki.HAS_CRYPTOGRAPHY:
         raise AnsibleFilterError("certmesh.istio.mesh_monitoring_objects needs the Python library cryptography "
                                  "on the controller: %s" % to_native(pki.CRYPTOGRAPHY_IMPORT_ERROR))

@@ -9,15 +9,15 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certmesh.istio.plugins.module_utils import input_rules, rollout
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def rollout_report(hosts, done, failed, waves, environment="", failed_task="", failed_message=""):
     """The rollout report of site.yml, wave by wave; see rollout_report.yml."""
-    broken = input_rules.check_rollout_waves(waves)
+    broken = lazy_filters.module("input_rules").check_rollout_waves(waves)
     if broken:
         raise AnsibleFilterError("certmesh.istio.rollout_report: certmesh_rollout_waves %s" % broken)
-    return rollout.report(environment, list(hosts), list(done), list(failed), waves, failed_task, failed_message)
+    return lazy_filters.module("rollout").report(environment, list(hosts), list(done), list(failed), waves, failed_task, failed_message)
 
 
 class FilterModule(object):

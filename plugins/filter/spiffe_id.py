@@ -10,11 +10,12 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def spiffe_id(value, istio=True, strict=True, trust_domain=None):
     """Parse and validate a SPIFFE ID; see spiffe_id.yml."""
+    pki = lazy_filters.module("pki")
     try:
         parsed = pki.parse_spiffe_id(value, istio=istio)
         if trust_domain and parsed["trust_domain"] != trust_domain:

@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import teardown
+from ansible_collections.certmesh.istio.plugins.module_utils.lazy_filters import function
 
 
 class FilterModule(object):
     def filters(self):
-        return {"teardown_plan": teardown.plan,
-                "teardown_releases": teardown.releases_to_remove,
-                "helm_release_names": teardown.release_names,
-                "namespace_holders": teardown.namespace_holders}
+        return {"teardown_plan": function("teardown", "plan"),
+                "teardown_releases": function("teardown", "releases_to_remove"),
+                "helm_release_names": function("teardown", "release_names"),
+                "namespace_holders": function("teardown", "namespace_holders")}

@@ -10,11 +10,12 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from ansible_collections.certmesh.istio.plugins.module_utils import lazy_filters
 
 
 def x509_info(pem, all=False, at=None):  # pylint: disable=redefined-builtin
     """PEM text to the certificate summary chain_verify returns (a list with ``all=true``)."""
+    pki = lazy_filters.module("pki")
     if not pki.HAS_CRYPTOGRAPHY:
         raise AnsibleFilterError("certmesh.istio.x509_info needs the Python library cryptography "
                                  "on the controller: %s" % to_native(pki.CRYPTOGRAPHY_IMPORT_ERROR))

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, certmesh developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What certmesh.istio.manifest_render would change, found on the control node without running it.
+
+A no-op re-run in render mode started one manifest_render module per component (about half a
+second each) only to hear that every file is as it should be. ``render_drift`` plans the same
+files with the same code (``render.sync_component``, ``render_cluster.sync_cluster`` and
+``sync_top`` in check mode), from the arguments normalized as the module's argument spec would
+normalize them, and compares them with the files on disk: the sink calls the module only when
+something differs. Anything it cannot tell (bad input, a path it refuses, a file it cannot read)
+is reported as a difference, so the module runs and decides, and says why, as before. It never
+raises and never writes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.certmesh.istio.plugins.module_utils import render, render_cluster
+
+_RELEASE_TEXT = ("name", "namespace", "chart", "version", "repo")
+_RELEASE_KEYS = set(_RELEASE_TEXT) | set(("create_namespace", "values"))
+
+
+def _plain(value):
+    """The value as the module receives it (JSON: Ansible's own string and mapping types become plain)."""
+    return json.loads(json.dumps(value))
+
+
+def _release(release):
+    """One helm_releases entry as the module's suboptions make it (text, defaults)."""
+    if not isinstance(release, dict) or set(release) - _RELEASE_KEYS:
+        raise ValueError("a Helm release the module would refuse")
+    shaped = dict((key, None if release.get(key) is None else str(release[key])) for key in _RELEASE_TEXT)
+    shaped["create_namespace"] = boolean(release.get("create_namespace", True), strict=True)
+    shaped["values"] = release.get("values") or {}
+    if not isinstance(shaped["values"], dict):
+        raise ValueError("Helm values that are not a mapping")
+    return shaped
+
+
+def render_drift(dest, component, objects=None, secret_objects=None, helm_releases=None, engine="kustomize",
+                 cluster="", git=None, summary_dir=None, prune=True):
+    """The paths manifest_render would create, update or remove for these arguments; empty when
+    it would change nothing; one ``cannot tell: ...`` entry when that cannot be known."""
+    try:
+        objects, secret_objects = _plain(objects or []), _plain(secret_objects or [])
+        releases = [_release(entry) for entry in _plain(helm_releases or [])]
+        git = dict(render.DEFAULT_GIT, **dict((key, str(value)) for key, value in _plain(git or {}).items()
+                                              if value is not None))
+        if set(git) - set(render.DEFAULT_GIT):
+            raise ValueError("git options the module would refuse")
+        dest = os.path.abspath(os.path.expanduser(str(dest)))
+        summary_dir = os.path.abspath(os.path.expanduser(str(summary_dir))) if summary_dir else None
+        problems = [render.component_problem(component)] + [
+            render.validate_object(obj, component) for obj in objects + secret_objects]
+        if any(problems):
+            raise ValueError(next(problem for problem in problems if problem))
+        render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
+        if summary_dir:
+            render.check_path(summary_dir, os.path.join(summary_dir, render.INDEX_NAME))
+        changes, _diffs = render.sync_component(dest, component, objects, releases, check_mode=True, prune=boolean(prune),
+                                                engine=engine, secret_objects=secret_objects, cluster=str(cluster or ""),
+                                                git=git)
+        if os.path.isdir(dest):
+            changes += render_cluster.sync_cluster(dest, engine, git, str(cluster or ""), check_mode=True)
+        if summary_dir and os.path.isdir(summary_dir):
+            changes += render_cluster.sync_top(summary_dir, check_mode=True)
+    except Exception as exc:  # pylint: disable=broad-except
+        return ["cannot tell: %s" % exc]
+    return [change["path"] for change in changes]
