@@ -271,3 +271,26 @@ def sync_top(top_dir, check_mode=False):
     planned = {render.INDEX_NAME: (build_top_index(top_dir), render.PUBLIC_MODE, False),
                render.GITIGNORE: (TOP_GITIGNORE, render.PUBLIC_MODE, False)}
     return render.sync_files(top_dir, planned, [], check_mode=check_mode)[0]
+
+
+def input_problem(component, objects):
+    """The first reason manifest_render refuses a component or one of its objects, or None."""
+    problems = [render.component_problem(component)] + [render.validate_object(obj, component) for obj in objects]
+    return next((problem for problem in problems if problem), None)
+
+
+def sync_render(dest, component, objects, helm_releases, engine, secret_objects, cluster, git, summary_dir,
+                prune=True, check_mode=False):
+    """What one manifest_render call does, in order: refuse a symlinked index before anything is
+    written, sync the component, the cluster-wide files and the environment's index; return
+    (changes, diffs). manifest_render runs it, and the render_drift filter runs it in check mode."""
+    render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
+    if summary_dir:
+        render.check_path(summary_dir, os.path.join(summary_dir, render.INDEX_NAME))
+    changes, diffs = render.sync_component(dest, component, objects, helm_releases, check_mode=check_mode, prune=prune,
+                                           engine=engine, secret_objects=secret_objects, cluster=cluster, git=git)
+    if os.path.isdir(dest):
+        changes += sync_cluster(dest, engine, git, cluster, check_mode=check_mode)
+    if summary_dir and os.path.isdir(summary_dir):
+        changes += sync_top(summary_dir, check_mode=check_mode)
+    return changes, diffs

@@ -5,8 +5,7 @@
 
 A no-op re-run in render mode started one manifest_render module per component (about half a
 second each) only to hear that every file is as it should be. ``render_drift`` plans the same
-files with the same code (``render.sync_component``, ``render_cluster.sync_cluster`` and
-``sync_top`` in check mode), from the arguments normalized as the module's argument spec would
+files with the same code (``render_cluster.sync_render`` in check mode), from the arguments normalized as the module's argument spec would
 normalize them, and compares them with the files on disk: the sink calls the module only when
 something differs. Anything it cannot tell (bad input, a path it refuses, a file it cannot read)
 is reported as a difference, so the module runs and decides, and says why, as before. It never
@@ -58,20 +57,11 @@ def render_drift(dest, component, objects=None, secret_objects=None, helm_releas
             raise ValueError("git options the module would refuse")
         dest = os.path.abspath(os.path.expanduser(str(dest)))
         summary_dir = os.path.abspath(os.path.expanduser(str(summary_dir))) if summary_dir else None
-        problems = [render.component_problem(component)] + [
-            render.validate_object(obj, component) for obj in objects + secret_objects]
-        if any(problems):
-            raise ValueError(next(problem for problem in problems if problem))
-        render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
-        if summary_dir:
-            render.check_path(summary_dir, os.path.join(summary_dir, render.INDEX_NAME))
-        changes, _diffs = render.sync_component(dest, component, objects, releases, check_mode=True, prune=boolean(prune),
-                                                engine=engine, secret_objects=secret_objects, cluster=str(cluster or ""),
-                                                git=git)
-        if os.path.isdir(dest):
-            changes += render_cluster.sync_cluster(dest, engine, git, str(cluster or ""), check_mode=True)
-        if summary_dir and os.path.isdir(summary_dir):
-            changes += render_cluster.sync_top(summary_dir, check_mode=True)
+        problem = render_cluster.input_problem(component, objects + secret_objects)
+        if problem:
+            raise ValueError(problem)
+        changes, _diffs = render_cluster.sync_render(dest, component, objects, releases, engine, secret_objects,
+                                                     str(cluster or ""), git, summary_dir, prune=boolean(prune), check_mode=True)
     except Exception as exc:  # pylint: disable=broad-except
         return ["cannot tell: %s" % exc]
     return [change["path"] for change in changes]

@@ -230,33 +230,15 @@ def main():
     engine = module.params["engine"]
     git = dict(render.DEFAULT_GIT, **dict((k, v) for k, v in (module.params["git"] or {}).items() if v is not None))
     component = module.params["component"]
-    problems = [render.component_problem(component)]
-    problems += [render.validate_object(obj, component)
-                 for obj in module.params["objects"] + module.params["secret_objects"]]
-    for problem in problems:
-        if problem:
-            module.fail_json(msg="cannot render into %s: %s" % (dest, problem))
+    problem = render_cluster.input_problem(component, module.params["objects"] + module.params["secret_objects"])
+    if problem:
+        module.fail_json(msg="cannot render into %s: %s" % (dest, problem))
     try:
-        # Refused before the component is written, so a bad path leaves the folder as it was.
-        render.check_path(dest, os.path.join(dest, render.INDEX_NAME))
-        if summary_dir:
-            render.check_path(summary_dir, os.path.join(summary_dir, render.INDEX_NAME))
-        changes, diffs = render.sync_component(
-            dest,
-            component,
-            module.params["objects"],
-            module.params["helm_releases"],
-            check_mode=module.check_mode,
-            prune=module.params["prune"],
-            engine=engine,
-            secret_objects=module.params["secret_objects"],
-            cluster=module.params["cluster"],
-            git=git,
-        )
-        if os.path.isdir(dest):
-            changes += render_cluster.sync_cluster(dest, engine, git, module.params["cluster"], check_mode=module.check_mode)
-        if summary_dir and os.path.isdir(summary_dir):
-            changes += render_cluster.sync_top(summary_dir, check_mode=module.check_mode)
+        # A bad path is refused before the component is written, so the folder stays as it was.
+        changes, diffs = render_cluster.sync_render(
+            dest, component, module.params["objects"], module.params["helm_releases"], engine,
+            module.params["secret_objects"], module.params["cluster"], git, summary_dir,
+            prune=module.params["prune"], check_mode=module.check_mode)
     except render.RenderPathError as exc:
         module.fail_json(msg="cannot render into %s (component %s): %s" % (dest, component, exc))
     except OSError as exc:
