@@ -19,6 +19,8 @@ also returns this view, in one call:
 * ``namespaces``: the namespaces observed, so a caller knows which releases the view covers.
 * ``certificates`` and ``certificate_selector``: the cert-manager Certificates of every
   namespace that match a label selector (verify's), as k8s_info lists them.
+* ``objects``: what ``applied_objects.observe`` keeps of every certmesh-labelled object (and of
+  the observed namespaces), so the sink applies only objects an apply would still change.
 
 The view is only valid until the run changes the cluster: the roles drop it
 (``certmesh_cluster_observed``) as soon as any apply reports a change. Nothing in it is secret.
@@ -30,7 +32,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.certmesh.istio.plugins.module_utils import kube, noop
+from ansible_collections.certmesh.istio.plugins.module_utils import applied_objects, kube, noop
 
 CERT_MANAGER_GROUP = "cert-manager.io"
 READY_CONDITIONS = {"Deployment": "Available", "Issuer": "Ready", "ClusterIssuer": "Ready"}
@@ -74,10 +76,11 @@ def _list(client, kind, api_version, namespace=None, label_selector=None):
         raise kube.KubeError("%s in %s: %s" % (kind, namespace or "all namespaces", kube.error_reason(exc)))
 
 
-def observe(client, namespaces, secrets=None, certificate_selector=None):
+def observe(client, namespaces, secrets=None, certificate_selector=None, objects=None):
     """The view (see the module docstring) of ``namespaces``, of the ``secrets`` named
-    (``{namespace, name}``) and of the Certificates matching ``certificate_selector`` (none when
-    empty). Raises kube.KubeError when a read fails."""
+    (``{namespace, name}``), of the Certificates matching ``certificate_selector`` (none when
+    empty) and, with ``objects`` (``{field_manager, label_selector}``), of the labelled objects.
+    Raises kube.KubeError when a read fails."""
     namespaces = sorted(set(str(ns) for ns in namespaces or [] if ns))
     ready, release_secrets = {}, []
     for namespace in namespaces:
@@ -96,6 +99,9 @@ def observe(client, namespaces, secrets=None, certificate_selector=None):
     if certificate_selector:
         view.update(certificate_selector=certificate_selector, certificates=_list(
             client, "Certificate", "%s/v1" % CERT_MANAGER_GROUP, label_selector=certificate_selector))
+    if objects:
+        view["objects"] = applied_objects.observe(client, objects["field_manager"], namespaces,
+                                                  objects.get("label_selector") or applied_objects.MANAGED_BY_SELECTOR)
     return view
 
 

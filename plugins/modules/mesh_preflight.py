@@ -142,6 +142,22 @@ options:
         description: Label selector of the cert-manager Certificates (all namespaces) to return in RV(observed.certificates); empty for none.
         type: str
         default: ""
+      objects:
+        description:
+          - Also describe, in RV(observed.objects), every object with I(label_selector) of the
+            kinds the certmesh.istio roles apply, and the Namespaces of I(namespaces), with the
+            fields I(field_manager) owns there, so the sink applies only what would change.
+          - Omitted, no object is described.
+        type: dict
+        suboptions:
+          field_manager:
+            description: The server-side apply field manager whose owned fields to report.
+            type: str
+            required: true
+          label_selector:
+            description: Equality label selector of the objects to describe.
+            type: str
+            default: app.kubernetes.io/managed-by=certmesh.istio
 attributes:
   check_mode:
     support: full
@@ -216,6 +232,14 @@ observed:
       description: The Certificates matching I(observe.certificate_selector), as M(kubernetes.core.k8s_info) lists them.
       type: list
       elements: dict
+    objects:
+      description:
+        - With I(observe.objects), C(<apiVersion>/<kind>/<namespace>/<name>) of each object
+          described, with C(object) (the object without its status and server bookkeeping; a
+          Secret's C(data) only as its SHA-256 digest, never its values) and C(owned) (the field
+          paths the field manager's apply owns there, C(null) when they cannot be read).
+      type: dict
+      sample: {"security.istio.io/v1/PeerAuthentication/istio-system/mesh-wide": {"owned": [["spec", "mtls", "mode"]]}}
 """
 
 import base64
@@ -268,7 +292,8 @@ def _observed(module, client):
     only saves reads, the roles do their own when it is missing."""
     observe = module.params["observe"]
     try:
-        return cluster_view.observe(client, observe["namespaces"], observe["secrets"], observe["certificate_selector"])
+        return cluster_view.observe(client, observe["namespaces"], observe["secrets"], observe["certificate_selector"],
+                                    observe["objects"])
     except kube.KubeError as exc:
         module.warn("cluster %s: what the cluster runs could not be read in one call (%s); the roles "
                     "read it object by object" % (module.params["cluster"], exc))
@@ -310,6 +335,10 @@ def main():
                 name=dict(type="str", required=True),
             )),
             certificate_selector=dict(type="str", default=""),
+            objects=dict(type="dict", options=dict(
+                field_manager=dict(type="str", required=True),
+                label_selector=dict(type="str", default="app.kubernetes.io/managed-by=certmesh.istio"),
+            )),
         )),
     )
     argument_spec.update(AUTH_ARG_SPEC)

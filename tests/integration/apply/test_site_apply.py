@@ -82,6 +82,8 @@ def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory,
     assert _task_outcome(second.stdout, "Wait for istio-csr to be available") == "skipping", _failure(second)
     assert _task_outcome(second.stdout, "Wait for the CA issuer to be Ready") == "skipping", _failure(second)
     assert "Read the Helm release records" not in second.stdout, _failure(second)
+    # Nor any object the view shows applied as it is: no kubernetes.core apply call at all.
+    assert "Apply objects of" not in second.stdout and "Apply key-bearing Secrets" not in second.stdout, _failure(second)
 
     # A change during the run (the pinned root Secret deleted by hand, put back by mesh_ca) drops
     # the view: every later wait and read runs again.
@@ -92,6 +94,16 @@ def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory,
     assert _task_outcome(healed.stdout, "Wait for istio-csr to be available") == "ok", _failure(healed)
     assert "Read the Helm release records of istio_csr" in healed.stdout, _failure(healed)
     assert api.get("v1", "Secret", "istio-root-ca", "cert-manager") is not None
+
+    # A value another manager changed by hand shows in preflight's view: that object is applied back.
+    policy = ("security.istio.io/v1", "PeerAuthentication", "mesh-wide", "istio-system")
+    api.request("PATCH", api.path_for(policy[0], policy[1], policy[3], policy[2]) + "?fieldManager=kubectl-edit",
+                {"spec": {"mtls": {"mode": "PERMISSIVE"}}}, "application/merge-patch+json")
+    drifted = apply_run([cluster], "--tags", "mesh_policy")
+    assert drifted.returncode == 0, _failure(drifted)
+    assert recap(drifted.stdout)["east"]["changed"] == 1, _failure(drifted)
+    assert _task_outcome(drifted.stdout, "Apply objects of mesh_policy") == "changed", _failure(drifted)
+    assert api.get(*policy)["spec"]["mtls"]["mode"] == "STRICT"
 
     before = api.get("cert-manager.io/v1", "Certificate", "app", "istio-system")["metadata"]["resourceVersion"]
     check = apply_run([cluster], "--check", "--diff", extra_vars={"gateway_certs_renew_before": "360h"})

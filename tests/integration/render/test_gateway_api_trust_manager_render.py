@@ -5,7 +5,7 @@ against the upstream CRDs, the charts' values against their schemas, and a secon
 import pytest
 import yaml
 
-from tests.integration.render.test_site_render import BUILTIN_KINDS, _objects, helm_values_errors
+from tests.integration.render.test_site_render import BUILTIN_KINDS, _objects, helm_values_errors, kinds_preflight_does_not_observe
 from tests.integration.render.conftest import XDIST_GROUP
 from tests.support.playbook import recap
 from tests.support.upstream import crd_validator, known_custom_kinds
@@ -36,6 +36,7 @@ def test_the_gateway_api_objects_and_the_bundle_are_rendered_and_validate_agains
     assert {("gateway.networking.k8s.io/v1", "Gateway"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
             ("gateway.networking.k8s.io/v1", "ReferenceGrant"), ("trust.cert-manager.io/v1alpha1", "Bundle")} <= kinds
     assert ("networking.istio.io/v1", "Gateway") not in kinds
+    assert kinds_preflight_does_not_observe([obj for _path, obj in _objects(rendered["cluster"])]) == []
 
 
 def test_the_trust_manager_and_istio_csr_values_validate_against_their_chart_schemas(rendered):

@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from tests.integration.render.test_site_render import kinds_preflight_does_not_observe
 from tests.support.playbook import recap, run_playbook
 from tests.support.upstream import crd_validator
 
@@ -18,6 +19,7 @@ def test_monitoring_renders_valid_prometheus_operator_objects_with_the_ca_record
     folder = out / "local" / "cluster1" / "mesh_monitoring"
     objects = [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yaml")) if p.name != "kustomization.yaml"]
     assert sorted(o["kind"] for o in objects) == ["PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
+    assert kinds_preflight_does_not_observe(objects) == []
     for obj in objects:
         assert crd_validator(obj["apiVersion"], obj["kind"]).errors(obj) == [], obj["metadata"]["name"]
     rule = next(o for o in objects if o["kind"] == "PrometheusRule")

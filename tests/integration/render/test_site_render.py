@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from ansible_collections.certmesh.istio.plugins.module_utils import applied_objects
 from tests.integration.render.gitops_tree import git_part, private_keys_in, schema_errors, unrendered_namespaces
 from tests.support.playbook import recap, run_playbook
 from tests.support.secrets import key_fragments, leaked_key_material
@@ -40,6 +41,14 @@ def _objects(cluster_dir):
         if path.name == "kustomization.yaml" or path.name.endswith(".values.yaml"):
             continue
         yield path, yaml.safe_load(path.read_text())
+
+
+def kinds_preflight_does_not_observe(objects):
+    """The (apiVersion, kind) of certmesh-labelled objects outside applied_objects.MANAGED_KINDS:
+    apply mode would send those again on every re-run (preflight's view would not hold them)."""
+    labelled = {(obj["apiVersion"], obj["kind"]) for obj in objects
+                if ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by") == "certmesh.istio"}
+    return sorted(labelled - set(applied_objects.MANAGED_KINDS))
 
 
 def _helm_charts(cluster_dir):
@@ -85,6 +94,12 @@ def test_every_object_of_the_seed_design_is_rendered(site_render):
     helm = {chart["releaseName"] for _values, chart in _helm_charts(site_render["cluster"])}
     assert {"cert-manager", "cert-manager-istio-csr", "istiod"} <= helm
     assert (site_render["cluster"] / "INDEX.md").is_file()
+
+
+def test_preflight_observes_every_kind_of_the_render(site_render):
+    objects = [obj for _path, obj in _objects(site_render["cluster"])]
+    assert len(objects) >= 5
+    assert kinds_preflight_does_not_observe(objects) == []
 
 
 def test_every_rendered_custom_resource_validates_against_the_upstream_crd(site_render):
