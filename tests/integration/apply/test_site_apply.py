@@ -12,7 +12,7 @@ from tests.support.secrets import leaked_key_material
 pytestmark = pytest.mark.slow
 
 
-def _inventory(tmp_path, clusters):
+def _inventory(tmp_path, clusters, host_vars=None):
     hosts = {}
     for cluster in clusters:
         hosts[cluster.name] = {
@@ -21,6 +21,7 @@ def _inventory(tmp_path, clusters):
             "certmesh_kubeconfig": cluster.kubeconfig,
             "certmesh_kube_context": cluster.context,
         }
+        hosts[cluster.name].update((host_vars or {}).get(cluster.name, {}))
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}, "all": {"vars": dict(APPLY_TEST_CA, certmesh_environment="test")}}))
     return path
@@ -30,12 +31,12 @@ def _inventory(tmp_path, clusters):
 def apply_run(tmp_path, kube_emulator_factory, helm_standin):
     """Run site.yml against emulated clusters: ``run(clusters, *args, extra_vars)``."""
 
-    def run(clusters, *args, extra_vars=None):
+    def run(clusters, *args, extra_vars=None, host_vars=None):
         env = playbook_env(tmp_path, **helm_standin.env)
         env.pop("KUBECONFIG", None)
         merged = {"certmesh_output_dir": str(tmp_path / "out")}
         merged.update(extra_vars or {})
-        return run_playbook("playbooks/site.yml", "-i", str(_inventory(tmp_path, clusters)), *args,
+        return run_playbook("playbooks/site.yml", "-i", str(_inventory(tmp_path, clusters, host_vars)), *args,
                             extra_vars=merged, tmp_path=tmp_path, env=env)
 
     return run
@@ -115,21 +116,55 @@ def test_site_converges_idempotently_and_checks_with_diff(kube_emulator_factory,
     assert after["metadata"]["resourceVersion"] == before and after["spec"]["renewBefore"] == "720h"
 
 
-def test_an_unreachable_api_server_stops_the_cluster_with_its_name(kube_emulator_factory, apply_run):
-    cluster = kube_emulator_factory("gone", crds=False)
-    cluster.emulator.stop()
-    result = apply_run([cluster])
-    assert result.returncode != 0
-    assert "cannot read the Kubernetes API of cluster gone" in result.stdout
-    assert "Install or upgrade Helm releases" not in result.stdout
+def _nothing_installed(cluster):
+    return cluster.emulator.list("v1", "Secret", "cert-manager") == [] if cluster.emulator.get("v1", "Namespace", "cert-manager") else True
 
 
-def test_a_wrong_context_is_reported_for_the_cluster(kube_emulator_factory, apply_run):
-    cluster = kube_emulator_factory("west", crds=False)
-    cluster.context = "no-such-context"
-    result = apply_run([cluster])
+def test_clusters_refused_by_preflight_are_each_named_and_nothing_is_installed(kube_emulator_factory, apply_run, tmp_path):
+    """Five clusters in one wave, each refused by preflight for its own reason in the same run
+    (one ansible-playbook run instead of five): unreachable, wrong context, missing kubeconfig,
+    an ACME issuer for mesh certificates, Istio with its own CA."""
+    gone = kube_emulator_factory("gone", crds=False)
+    gone.emulator.stop()
+    west = kube_emulator_factory("west", crds=False)
+    west.context = "no-such-context"
+    lost = kube_emulator_factory("lost", crds=False)
+    lost.kubeconfig = str(tmp_path / "no-such-kubeconfig.yaml")
+    acme = kube_emulator_factory("acme", crds=True)
+    acme.emulator.create({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt"},
+                          "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                                            "privateKeySecretRef": {"name": "letsencrypt-account"},
+                                            "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}]}}})
+    legacy = kube_emulator_factory("legacy", crds=False)
+    api = legacy.emulator
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}})
+    api.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istiod", "namespace": "istio-system"},
+                "spec": {"selector": {"matchLabels": {"app": "istiod"}},
+                         "template": {"metadata": {"labels": {"app": "istiod"}},
+                                      "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.30.3"}]}}}})
+
+    result = apply_run([gone, west, lost, acme, legacy], extra_vars={"certmesh_rollout_waves": ["100%"]},
+                       host_vars={"acme": {"istio_csr_issuer": {"name": "letsencrypt", "kind": "ClusterIssuer",
+                                                                "group": "cert-manager.io"}}})
+    text = " ".join(result.stdout.split())
     assert result.returncode != 0
-    assert "cluster west" in result.stdout and "no-such-context" in result.stdout
+    assert "Install or upgrade Helm releases" not in result.stdout, _failure(result)
+    # Unreachable API server.
+    assert "cannot read the Kubernetes API of cluster gone" in result.stdout, _failure(result)
+    # Wrong context.
+    assert "cluster west" in text and "no-such-context" in text, _failure(result)
+    # A missing kubeconfig: a path is not a secret (kubernetes.core's no_log on the option printed it as ********).
+    assert not re.search(r"(?<!\*)\*{8}(?!\*)", result.stdout + result.stderr), _failure(result)
+    assert "kubeconfig %s" % lost.kubeconfig in text and "cluster lost" in text, _failure(result)
+    # An ACME issuer for mesh certificates.
+    assert "cluster acme: preflight found" in result.stdout and "[acme_issuer]" in result.stdout, _failure(result)
+    assert _nothing_installed(acme)
+    # Istio with its own CA, and the way to migrate.
+    assert "[istio_has_own_ca]" in result.stdout and "Deployment istio-system/istiod" in result.stdout, _failure(result)
+    assert "migrate-to-istio-csr" in result.stdout
+    assert _nothing_installed(legacy)
+    report = json.loads((tmp_path / "out" / "test" / "reports" / "rollout.json").read_text())
+    assert report["done"] == [], report
 
 
 def test_forbidden_issuer_names_the_cluster_and_the_object_once_and_the_task_that_failed(
@@ -154,17 +189,6 @@ def test_forbidden_issuer_names_the_cluster_and_the_object_once_and_the_task_tha
     assert "ClusterIssuer istio-ca" in report["failed_message"]
 
 
-def test_a_missing_kubeconfig_names_the_host_and_the_path_as_set(kube_emulator_factory, apply_run, tmp_path):
-    """A path is not a secret: kubernetes.core's no_log on the kubeconfig option printed it as ********."""
-    cluster = kube_emulator_factory("lost", crds=False)
-    cluster.kubeconfig = str(tmp_path / "no-such-kubeconfig.yaml")
-    result = apply_run([cluster])
-    text = " ".join(result.stdout.split())
-    assert result.returncode != 0
-    assert not re.search(r"(?<!\*)\*{8}(?!\*)", result.stdout + result.stderr), _failure(result)
-    assert "kubeconfig %s" % cluster.kubeconfig in text and "cluster lost" in text, _failure(result)
-
-
 def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_run):
     """Refused by the CRD schema (422), then by cert-manager's webhook (403): both name cluster and object."""
     cluster = kube_emulator_factory("strict", crds=False)
@@ -179,34 +203,3 @@ def test_an_invalid_object_is_rejected_and_named(kube_emulator_factory, apply_ru
     assert result.returncode != 0
     assert "could not apply Certificate istio-system/app" in text, _failure(result)
     assert "webhook.cert-manager.io" in text and "denied the request: spec.issuerRef.kind: Invalid value" in text, _failure(result)
-
-
-def _nothing_installed(cluster):
-    return cluster.emulator.list("v1", "Secret", "cert-manager") == [] if cluster.emulator.get("v1", "Namespace", "cert-manager") else True
-
-
-def test_an_acme_issuer_for_mesh_certificates_is_refused_before_any_change(kube_emulator_factory, apply_run):
-    cluster = kube_emulator_factory("acme", crds=True)
-    cluster.emulator.create({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt"},
-                             "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
-                                               "privateKeySecretRef": {"name": "letsencrypt-account"},
-                                               "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}]}}})
-    result = apply_run([cluster], extra_vars={"istio_csr_issuer": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}})
-    assert result.returncode != 0
-    assert "cluster acme: preflight found" in result.stdout and "[acme_issuer]" in result.stdout, _failure(result)
-    assert _nothing_installed(cluster)
-
-
-def test_istio_with_its_own_ca_is_refused_with_the_migration_path(kube_emulator_factory, apply_run):
-    cluster = kube_emulator_factory("legacy", crds=False)
-    api = cluster.emulator
-    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}})
-    api.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istiod", "namespace": "istio-system"},
-                "spec": {"selector": {"matchLabels": {"app": "istiod"}},
-                         "template": {"metadata": {"labels": {"app": "istiod"}},
-                                      "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.30.3"}]}}}})
-    result = apply_run([cluster])
-    assert result.returncode != 0
-    assert "[istio_has_own_ca]" in result.stdout and "Deployment istio-system/istiod" in result.stdout, _failure(result)
-    assert "migrate-to-istio-csr" in result.stdout
-    assert _nothing_installed(cluster)
