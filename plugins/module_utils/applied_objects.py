@@ -179,11 +179,12 @@ def _at(value, path):
     return True, value
 
 
-def _contains(live, desired):
+def contains(live, desired):
+    """Every field of ``desired`` has that value in ``live`` (lists: same length, item by item)."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(name in live and _contains(live[name], value) for name, value in desired.items())
+        return isinstance(live, dict) and all(name in live and contains(live[name], value) for name, value in desired.items())
     if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(_contains(a, b) for a, b in zip(live, desired))
+        return isinstance(live, list) and len(live) == len(desired) and all(contains(a, b) for a, b in zip(live, desired))
     return live == desired
 
 
@@ -198,7 +199,7 @@ def unchanged(desired, records):
         return False
     want = comparable(desired)
     live = entry["object"]
-    if not _contains(live, want):
+    if not contains(live, want):
         return False
     owned = set(tuple(path) for path in entry["owned"])
     paths = desired_paths(desired)  # a Secret's data keys, not its digest

@@ -112,14 +112,6 @@ def known_ready(observed, api_version, kind, namespace=None, name=None):
     return observed["ready"].get(key(api_version, kind, namespace, name)) is True
 
 
-def _contains(live, desired):
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(name in live and _contains(live[name], value) for name, value in desired.items())
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(_contains(a, b) for a, b in zip(live, desired))
-    return live == desired
-
-
 def applied_unchanged(desired, objects):
     """True when ``objects`` (as k8s_info lists them) hold ``desired``'s object (same group,
     kind, namespace and name) with every field of ``desired`` equal: applying it again would
@@ -134,7 +126,7 @@ def applied_unchanged(desired, objects):
         live_meta = obj.get("metadata") or {}
         if key(obj.get("apiVersion") or desired.get("apiVersion"), obj.get("kind"), live_meta.get("namespace"), live_meta.get("name")) == wanted:
             fields = dict((name, value) for name, value in desired.items() if name not in ("apiVersion", "kind"))
-            return _contains(obj, fields)
+            return applied_objects.contains(obj, fields)
     return False
 
 
