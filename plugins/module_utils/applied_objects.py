@@ -146,13 +146,7 @@ def observe(client, field_manager, namespaces=(), label_selector=MANAGED_BY_SELE
     wanted_namespaces = set(namespaces or [])
     for api_version, kind in MANAGED_KINDS:
         selector = None if kind == "Namespace" else label_selector
-        try:
-            found = kube.list_objects(client, kind, api_version, label_selector=selector)
-        except Exception as exc:
-            if exc.__class__.__name__ == "ResourceNotFoundError":
-                continue
-            raise kube.KubeError("%s: %s" % (kind, kube.error_reason(exc)))
-        for live in found:
+        for live in kube.list_served_objects(client, kind, api_version, label_selector=selector):
             live = dict(live, apiVersion=live.get("apiVersion") or api_version, kind=live.get("kind") or kind)
             meta = live.get("metadata") or {}
             labelled = _selected(meta.get("labels") or {}, label_selector)

@@ -66,16 +66,6 @@ def condition_true(obj, condition):
     return False
 
 
-def _list(client, kind, api_version, namespace=None, label_selector=None):
-    """Like kube.list_objects, but a kind the cluster does not serve (CRDs not installed yet) is empty."""
-    try:
-        return kube.list_objects(client, kind, api_version, namespace=namespace, label_selector=label_selector)
-    except Exception as exc:
-        if exc.__class__.__name__ == "ResourceNotFoundError":
-            return []
-        raise kube.KubeError("%s in %s: %s" % (kind, namespace or "all namespaces", kube.error_reason(exc)))
-
-
 def observe(client, namespaces, secrets=None, certificate_selector=None, objects=None):
     """The view (see the module docstring) of ``namespaces``, of the ``secrets`` named
     (``{namespace, name}``), of the Certificates matching ``certificate_selector`` (none when
@@ -85,11 +75,11 @@ def observe(client, namespaces, secrets=None, certificate_selector=None, objects
     ready, release_secrets = {}, []
     for namespace in namespaces:
         for kind, api_version in (("Deployment", "apps/v1"), ("Issuer", "%s/v1" % CERT_MANAGER_GROUP)):
-            for obj in _list(client, kind, api_version, namespace):
+            for obj in kube.list_served_objects(client, kind, api_version, namespace):
                 name = (obj.get("metadata") or {}).get("name")
                 ready[key(api_version, kind, namespace, name)] = condition_true(obj, READY_CONDITIONS[kind])
-        release_secrets.extend(_list(client, "Secret", "v1", namespace, label_selector="owner=helm"))
-    for obj in _list(client, "ClusterIssuer", "%s/v1" % CERT_MANAGER_GROUP):
+        release_secrets.extend(kube.list_served_objects(client, "Secret", "v1", namespace, label_selector="owner=helm"))
+    for obj in kube.list_served_objects(client, "ClusterIssuer", "%s/v1" % CERT_MANAGER_GROUP):
         name = (obj.get("metadata") or {}).get("name")
         ready[key(CERT_MANAGER_GROUP + "/v1", "ClusterIssuer", None, name)] = condition_true(obj, "Ready")
     for secret in secrets or []:
@@ -97,7 +87,7 @@ def observe(client, namespaces, secrets=None, certificate_selector=None, objects
         ready[key("v1", "Secret", secret["namespace"], secret["name"])] = found is not None
     view = {"namespaces": namespaces, "ready": ready, "helm_releases": noop.release_summaries(release_secrets)}
     if certificate_selector:
-        view.update(certificate_selector=certificate_selector, certificates=_list(
+        view.update(certificate_selector=certificate_selector, certificates=kube.list_served_objects(
             client, "Certificate", "%s/v1" % CERT_MANAGER_GROUP, label_selector=certificate_selector))
     if objects:
         view["objects"] = applied_objects.observe(client, objects["field_manager"], namespaces,

@@ -160,6 +160,17 @@ def list_objects(client, kind, api_version, namespace=None, label_selector=None)
             return found
 
 
+def list_served_objects(client, kind, api_version, namespace=None, label_selector=None):
+    """Like list_objects, but a kind the cluster does not serve (its CRD not installed yet) is
+    empty; any other failure is a KubeError naming the kind and where it was listed."""
+    try:
+        return list_objects(client, kind, api_version, namespace=namespace, label_selector=label_selector)
+    except Exception as exc:
+        if exc.__class__.__name__ == "ResourceNotFoundError":
+            return []
+        raise KubeError("%s in %s: %s" % (kind, namespace or "all namespaces", error_reason(exc)))
+
+
 def _each_namespace(namespaces):
     return list(namespaces) if namespaces else [None]
 
