@@ -17,11 +17,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import hashlib
 
 try:
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 except ImportError:  # pragma: no cover - reported by pki.HAS_CRYPTOGRAPHY
@@ -50,6 +50,10 @@ _SAN_KINDS = {}
 _KEY_KINDS = {}
 _NAME_TEXT = {}
 _NAME_TEXT_MAX = 4096
+# CA certificates by the base64 text of their PEM block: thousands of chains and Secrets of a
+# run carry the same few CA blocks, which are then decoded and parsed once.
+_CA_BLOCKS = {}
+_CA_BLOCKS_MAX = 4096
 
 
 def parse_errors():
@@ -67,7 +71,8 @@ def short_error(exc):
 
 def iso(moment):
     """ISO 8601 UTC with a ``Z``, to the second (as every result of the collection prints)."""
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:  # cryptography's *_utc dates already are
+        moment = moment.astimezone(UTC)
     if moment.year < 1000:  # strftime's own spelling of early years, kept as it was
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
@@ -79,6 +84,7 @@ def clear():
     _CA_FACTS.clear()
     _RECENT.clear()
     _NAME_TEXT.clear()
+    _CA_BLOCKS.clear()
 
 
 def eku_names():
@@ -103,23 +109,52 @@ def extension(cert, ext_class):
         return None
 
 
-def facts(cert):
-    """Parsed facts of one certificate (cached): a dict used by the checks and summaries."""
+def facts(cert, der=None):
+    """Parsed facts of one certificate (cached): a dict used by the checks and summaries.
+
+    ``der``: the certificate's DER bytes when the caller has them (decoded from its PEM);
+    otherwise they are re-encoded from ``cert``. A CA's facts are found again by the SHA-256
+    of those bytes (its fingerprint, which every certificate needs anyway), which costs less
+    than hashing and comparing the parsed certificate."""
     entry = _RECENT.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
-    found = _CA_FACTS.get(cert) if _CA_FACTS else None
+    if der is None:
+        der = _der_of(cert)
+    digest = hashlib.sha256(der).digest()
+    found = _CA_FACTS.get(digest) if _CA_FACTS else None
     if found is None:
-        found = _compute(cert)
+        found = _compute(cert, der, digest)
         if found["is_ca"]:
             if len(_CA_FACTS) >= _CA_FACTS_MAX:
                 _CA_FACTS.clear()
-            _CA_FACTS[cert] = found
-    # Looking a certificate up by value hashes its DER; by identity is much cheaper.
+            _CA_FACTS[digest] = found
+    # Looking a certificate up by identity is cheaper still.
     if len(_RECENT) >= _RECENT_MAX:
         _RECENT.clear()
     _RECENT[id(cert)] = (cert, found)
     return found
+
+
+def _der_of(cert):
+    # Imported here: the serialization package (SSH keys included) costs a module process
+    # more to import than a whole run of PEM input, which hands the DER over, needs.
+    from cryptography.hazmat.primitives.serialization import Encoding
+    return cert.public_bytes(Encoding.DER)
+
+
+def ca_block(body):
+    """``(certificate, der)`` of a CA certificate read earlier from the PEM block text ``body``
+    (what lies between its BEGIN and END lines), or None."""
+    return _CA_BLOCKS.get(body)
+
+
+def remember_ca_block(body, cert, der):
+    """Keep a CA certificate by its PEM block text (an end-entity one is unique to its input)."""
+    if facts(cert, der)["is_ca"]:
+        if len(_CA_BLOCKS) >= _CA_BLOCKS_MAX:
+            _CA_BLOCKS.clear()
+        _CA_BLOCKS[body] = (cert, der)
 
 
 def _tlv_end(data, pos):
@@ -133,21 +168,21 @@ def _tlv_end(data, pos):
     return pos, pos + length
 
 
-def _name_texts(cert):
+def _name_texts(cert, der):
     """RFC 4514 texts of issuer and subject. A fleet's certificates repeat a few issuer names
     (and Istio SVIDs all have an empty subject): the text is kept by the name's DER bytes,
-    sliced out of the to-be-signed part, which costs less than building the Name objects."""
+    sliced out of the certificate's DER (Certificate, then its to-be-signed part), which costs
+    less than building the Name objects."""
     try:
-        tbs = cert.tbs_certificate_bytes
-        pos = _tlv_end(tbs, 0)[0]
-        if tbs[pos] == 0xA0:  # [0] version
-            pos = _tlv_end(tbs, pos)[1]
-        pos = _tlv_end(tbs, pos)[1]  # serialNumber
-        pos = _tlv_end(tbs, pos)[1]  # signature AlgorithmIdentifier
-        issuer_end = _tlv_end(tbs, pos)[1]
-        issuer_der = tbs[pos:issuer_end]
-        subject_start = _tlv_end(tbs, issuer_end)[1]  # validity
-        subject_der = tbs[subject_start:_tlv_end(tbs, subject_start)[1]]
+        pos = _tlv_end(der, _tlv_end(der, 0)[0])[0]  # inside tbsCertificate
+        if der[pos] == 0xA0:  # [0] version
+            pos = _tlv_end(der, pos)[1]
+        pos = _tlv_end(der, pos)[1]  # serialNumber
+        pos = _tlv_end(der, pos)[1]  # signature AlgorithmIdentifier
+        issuer_end = _tlv_end(der, pos)[1]
+        issuer_der = der[pos:issuer_end]
+        subject_start = _tlv_end(der, issuer_end)[1]  # validity
+        subject_der = der[subject_start:_tlv_end(der, subject_start)[1]]
     except IndexError:  # pragma: no cover - cryptography parsed these bytes already
         subject = cert.subject.rfc4514_string()
         return cert.issuer.rfc4514_string(), subject
@@ -164,16 +199,7 @@ def _name_texts(cert):
     return texts[1], texts[0]
 
 
-_SHA256 = []
-
-
-def _sha256():
-    if not _SHA256:
-        _SHA256.append(hashes.SHA256())
-    return _SHA256[0]
-
-
-def _compute(cert):
+def _compute(cert, der, digest):
     if not _SAN_KINDS:
         _SAN_KINDS.update({x509.DNSName: "dns", x509.UniformResourceIdentifier: "uri",
                            x509.IPAddress: "ip", x509.RFC822Name: "email"})
@@ -191,7 +217,7 @@ def _compute(cert):
             if kind is not None:
                 sans[kind].append(str(general_name.value) if kind == "ip" else general_name.value)
     names = eku_names()
-    issuer, subject = _name_texts(cert)
+    issuer, subject = _name_texts(cert, der)
     display = subject
     if not display:
         display = "(empty subject)"
@@ -212,7 +238,7 @@ def _compute(cert):
         "issuer": issuer,
         "display": display,
         "serial": serial if len(serial) % 2 == 0 else "0" + serial,
-        "fingerprint": cert.fingerprint(_sha256()).hex(":").upper(),
+        "fingerprint": digest.hex(":").upper(),
         "not_before": cert.not_valid_before_utc,
         "not_after": cert.not_valid_after_utc,
         "name_constraints": ExtensionOID.NAME_CONSTRAINTS in values,

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import math
 import os
@@ -41,7 +42,6 @@ MAX_INPUT_BYTES = 4 * 1024 * 1024
 _PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]{1,64})-----(.*?)(?:-----END ([A-Z0-9 ]{1,64})-----|\Z)", re.S)
 _PEM_ANY_BEGIN = "-----BEGIN "
-_BEGIN_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 _CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
 
@@ -156,38 +156,58 @@ def load_pem_certificates(data, origin="input", skip_other_blocks=False):
     return found
 
 
+_BEGIN_CERT = "-----BEGIN CERTIFICATE-----"
+_END_CERT = "-----END CERTIFICATE-----"
+
+
 def _load_clean_bundle(text, origin):
-    """The common case in one call: only well-formed CERTIFICATE blocks. None when anything
-    is unusual, so that the block-by-block path can say precisely what and where."""
-    labels = _BEGIN_LABEL.findall(text)
-    if not labels or any(label != "CERTIFICATE" for label in labels):
-        return None
-    if text.count("-----END CERTIFICATE-----") != len(labels):
-        return None
-    try:
-        certs = x509.load_pem_x509_certificates(text.encode("ascii"))
-    except _parse_errors():  # UnicodeEncodeError is a ValueError
-        return None
-    if len(certs) != len(labels):
+    """The common case in one pass: only well-formed CERTIFICATE blocks of plain base64. None
+    when anything is unusual, so that the block-by-block path can say precisely what and where.
+    Each block is decoded here, so that its DER bytes (fingerprint, names) need not be
+    re-encoded from the parsed certificate; a CA block seen before in this run is not decoded
+    again (the same certificate object is returned, once per bundle)."""
+    count = text.count(_BEGIN_CERT)
+    if not count or text.count("-----BEGIN ") != count or text.count(_END_CERT) != count:
         return None
     found = []
+    used = set()
     position = 0
     line = 1
-    for index, cert in enumerate(certs):
-        start = text.find("-----BEGIN CERTIFICATE-----", position)
+    for index in range(count):
+        start = text.find(_BEGIN_CERT, position)
+        end = text.find(_END_CERT, start)
+        if end < 0:
+            return None
+        body = text[start + len(_BEGIN_CERT):end]
+        known = cert_facts.ca_block(body)
+        fresh = known is None or id(known[0]) in used
+        if not fresh:
+            cert, der = known
+        else:
+            try:
+                # validate: only the base64 alphabet once line breaks are gone (no headers, no junk).
+                der = base64.b64decode("".join(body.split()), validate=True)
+                cert = x509.load_der_x509_certificate(der)
+            except _parse_errors():  # binascii.Error is a ValueError
+                return None
+        used.add(id(cert))
         line += text.count("\n", position, start)
         position = start + 1
-        _readable(cert, "%s, PEM block %d (line %d)" % (origin, index + 1, line))
+        if fresh:
+            _readable(cert, None, der, lambda number=index + 1, line=line: "%s, PEM block %d (line %d)" % (origin, number, line))
+            cert_facts.remember_ca_block(body, cert, der)
         found.append(PemCertificate(cert, origin, index, line))
     return found
 
 
-def _readable(cert, where):
+def _readable(cert, where, der=None, where_text=None):
     """Parse every lazily decoded field now (cached for later), so that an undecodable one is
-    reported as malformed input here instead of failing deep inside a check."""
+    reported as malformed input here instead of failing deep inside a check. ``where_text``:
+    a callable giving ``where`` when it is needed (only for an error)."""
     try:
-        facts(cert)
+        facts(cert, der)
     except _parse_errors() as exc:  # includes x509.DuplicateExtension
+        where = where_text() if where_text is not None else where
         raise MalformedInput("%s: certificate with an undecodable %s (%s)"
                              % (where, _field_of(cert, exc), short_error(exc)))
 
@@ -319,6 +339,8 @@ def parse_time(value):
     or ``None`` (now)."""
     if value is None or value == "":
         return datetime.datetime.now(UTC)
+    if isinstance(value, datetime.datetime) and value.tzinfo is UTC:
+        return value  # already what every caller passes on (one chain check calls this twice)
     if isinstance(value, datetime.datetime):
         moment = value
     elif isinstance(value, (str, datetime.date)) and not isinstance(value, bool):

@@ -8,7 +8,10 @@ import datetime
 
 import pytest
 
-from ansible_collections.certmesh.istio.plugins.module_utils import pki
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from ansible_collections.certmesh.istio.plugins.module_utils import cert_facts, pki
 from tests.support.pki_factory import (
     MeshPKI, bundle, days, hours, make_leaf, make_root, make_workload_svid,
 )
@@ -37,6 +40,64 @@ def test_a_bundle_loads_every_certificate_in_order(mesh):
 def test_text_around_pem_blocks_is_ignored(mesh):
     text = "# mesh root, rotated 2026\n" + mesh.root.pem + "\nsome openssl -text output\n"
     assert pki.load_certificates(text)[0].cert == mesh.root.cert
+
+
+def _armor_variants(pem):
+    lines = pem.splitlines()
+    return {
+        "as written": pem,
+        "CRLF line ends": pem.replace("\n", "\r\n"),
+        "trailing blanks": pem.replace("\n", " \t\n", 5),
+        "no final newline": pem.rstrip(),
+        "base64 on one line": "\n".join([lines[0], "".join(lines[1:-1]), lines[-1]]) + "\n",
+        "a PEM header": pem.replace("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1),
+        "a stray character": pem.replace("\n", "\n!", 1),
+        "a non-ASCII character": pem.replace("\n", "\n\u00fc", 1),
+        "padding mid-body": pem.replace("\n", "\n==", 2),
+    }
+
+
+@pytest.mark.parametrize("variant", sorted(_armor_variants("x\ny\nz\n")))
+def test_pem_armor_is_read_as_cryptography_reads_it(mesh, variant):
+    """The common-case loader decodes blocks itself: it must accept exactly the armor
+    cryptography's PEM reader accepts (else the block-by-block path says what is wrong)."""
+    text = _armor_variants(mesh.intermediate.pem)[variant]
+    try:
+        expected = x509.load_pem_x509_certificates(text.encode("latin-1"))
+    except ValueError:
+        expected = None
+    if expected is None:
+        assert "not a valid X.509 certificate" in _malformed(text)
+    else:
+        assert [c.cert for c in pki.load_certificates(text)] == expected
+
+
+def test_facts_are_the_same_whichever_way_a_certificate_was_loaded(mesh):
+    cert_facts.clear()
+    loaded = pki.load_certificates(bundle(mesh.workload, mesh.intermediate))
+    parsed = x509.load_pem_x509_certificates(bundle(mesh.workload, mesh.intermediate).encode())
+    for item, cert in zip(loaded, parsed):
+        facts = cert_facts.facts(item.cert)
+        again = cert_facts.facts(cert)  # no DER handed over: re-encoded from the object
+        assert facts["fingerprint"] == cert.fingerprint(hashes.SHA256()).hex(":").upper()
+        assert (again["fingerprint"], again["subject"], again["issuer"]) == (
+            facts["fingerprint"], cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
+    assert cert_facts.facts(parsed[1]) is cert_facts.facts(loaded[1].cert)  # a CA's facts, found by value
+
+
+def test_a_ca_block_read_before_is_not_parsed_again_but_stays_distinct_within_a_bundle(mesh):
+    """Thousands of chains carry the same intermediate: its block is parsed once per run. A
+    bundle that repeats it still gets two certificates (checks tell them apart by object)."""
+    cert_facts.clear()
+    first = pki.load_certificates(bundle(mesh.workload, mesh.intermediate))
+    second = pki.load_certificates(bundle(mesh.workload, mesh.intermediate, mesh.intermediate))
+    assert second[1].cert is first[1].cert  # the CA, found by its block text
+    assert second[0].cert is not first[0].cert  # an end-entity certificate is never shared
+    assert second[2].cert is not second[1].cert and second[2].cert == second[1].cert
+    leaf_lines, inter_lines = len(mesh.workload.pem.splitlines()), len(mesh.intermediate.pem.splitlines())
+    assert [c.line for c in second] == [1, 1 + leaf_lines, 1 + leaf_lines + inter_lines]
+    cert_facts.clear()
+    assert pki.load_certificates(mesh.intermediate.pem)[0].cert is not first[1].cert
 
 
 def test_a_list_mixes_files_and_text(tmp_path, mesh):
